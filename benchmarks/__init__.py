@@ -1,0 +1,6 @@
+"""Benchmarks runnable by ops: ``switchboard bench NAME [--json]``.
+
+``BENCHES`` maps a bench name to its module; each module exposes ``add_arguments(parser)`` and ``run(args) -> dict``.
+"""
+
+BENCHES: dict[str, str] = {"routing": "benchmarks.routing"}
