@@ -1,0 +1,382 @@
+"""``switchboard serve``: run the engine on a data directory until SIGTERM / SIGINT.
+
+On start the data directory is recovered if it holds a journal (newest valid snapshot + the frames after it; the
+log says which snapshot and how many events were replayed), otherwise it is initialised from the configuration
+(``--config FILE``, or the embedded demo): the configuration is recorded as the directory's *genesis* record, so
+that replaying the journal from its first frame rebuilds exactly the same state. Configured agents who are logged
+out are logged in and made ready (``--no-login`` to leave them alone), so the demo routes at once.
+
+With ``--config`` on a recovered directory, the file's agents, queues and workflows that differ from the running
+configuration are applied as ``UpsertQueue`` / ``UpsertWorkflow`` / ``UpsertAgent`` / ``RemoveAgent`` events (so
+they are journaled like everything else); skills, channels, dispositions and the seed cannot change live and are
+reported.
+
+``--sim-load RATE`` drives the engine in real time with the simulator's callers and agents
+(``engine.sim.channel.SimulatedChannel``): Poisson arrivals at RATE contacts per second over the voice queues,
+callers who abandon, agents who answer, talk and hang up.
+
+One status line is printed every ``--status-every`` seconds; ``seq=N`` in it means every event up to N is in
+the journal (acknowledged). SIGTERM / SIGINT shut down cleanly: the journal is synced and a final snapshot written.
+
+The HTTP side (``--host`` / ``--port``) serves ``GET /healthz`` for now; the admin API of later issues takes its
+place in the same nursery (see ``_serve_http``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import logging
+import math
+import random
+import signal
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from engine import journal as jm
+from engine.errors import AcdError, JournalError, SwitchboardError
+from engine.events import (
+    Action,
+    AgentHungUp,
+    AgentLogin,
+    AgentReady,
+    AgentStateChanged,
+    CustomerHungUp,
+    Event,
+    OfferAccepted,
+    RemoveAgent,
+    UpsertAgent,
+    UpsertQueue,
+    UpsertWorkflow,
+)
+from engine.journal import Journal
+from engine.model import CenterConfig
+from engine.runtime import Runtime
+
+log = logging.getLogger("switchboard.serve")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address of the HTTP side (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port of the HTTP side; 0 picks a free one "
+                        "(default 8080)")
+    parser.add_argument("--data-dir", default="./var", help="journal and snapshots (default ./var)")
+    parser.add_argument("--config", metavar="FILE", help="routing configuration (TOML); default: the embedded demo")
+    parser.add_argument("--sim-load", type=float, metavar="RATE", default=None,
+                        help="drive the engine with simulated callers at RATE contacts/s and simulated agents")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the simulated load (default 1)")
+    parser.add_argument("--fsync", choices=jm.FSYNC_POLICIES, default="batch",
+                        help="journal durability: always (every event), batch (every --fsync-ms), never "
+                             "(default batch)")
+    parser.add_argument("--fsync-ms", type=float, default=50.0, help="batch fsync period in ms (default 50)")
+    parser.add_argument("--snapshot-every", type=int, default=10_000, metavar="N",
+                        help="snapshot after every N events (default 10000)")
+    parser.add_argument("--keep-snapshots", type=int, default=2, metavar="N",
+                        help="snapshots to keep, with the journal segments needed to replay from the oldest; "
+                             "0 keeps everything (default 2)")
+    parser.add_argument("--status-every", type=float, default=5.0, metavar="SECONDS",
+                        help="period of the status line (default 5; 0 turns it off)")
+    parser.add_argument("--no-login", action="store_true",
+                        help="do not log in and make ready the configured agents at start")
+    parser.add_argument("--no-http", action="store_true", help="do not start the HTTP side")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return trio.run(serve, args)
+
+
+# --------------------------------------------------------------------------------------------- start ----
+
+def _load_config(args: argparse.Namespace) -> CenterConfig:
+    from engine.config import demo_config, load_config
+
+    return load_config(args.config) if args.config else demo_config()
+
+
+def open_engine(data_dir: Path, config: CenterConfig, fsync: str, fsync_ms: float = 50.0
+                ) -> tuple[Any, Journal, str, bool]:
+    """Recover ``data_dir`` or initialise it from ``config``: ``(acd, journal, what happened, recovered)``."""
+    from engine.acd import Acd
+
+    if jm.has_journal(data_dir):
+        journal = Journal.open(data_dir, fsync=fsync, batch_ms=fsync_ms)  # cuts a torn tail off first
+        try:
+            r = jm.recover_info(data_dir, config)
+        except BaseException:
+            journal.close()
+            raise
+        if r.last_seq != journal.last_seq:
+            journal.close()
+            raise JournalError(f"{data_dir}: recovered seq {r.last_seq} but the journal ends at {journal.last_seq}")
+        torn = f"; dropped a torn last frame ({journal.torn.torn})" if journal.torn else ""
+        skipped = f"; {len(r.skipped_snapshots)} unusable snapshot(s) skipped" if r.skipped_snapshots else ""
+        return r.acd, journal, r.describe() + skipped + torn, True
+    acd = Acd(config)  # ConfigError before anything is written
+    journal = Journal.open(data_dir, fsync=fsync, batch_ms=fsync_ms)  # takes the directory's lock
+    try:
+        jm.write_genesis(data_dir, config)
+    except BaseException:
+        journal.close()
+        raise
+    return acd, journal, f"new data directory {data_dir}", False
+
+
+def config_changes(current: CenterConfig, wanted: CenterConfig) -> tuple[list[Event], list[str]]:
+    """Events turning ``current`` into ``wanted`` live, and what cannot change live."""
+    events: list[Event] = []
+    cur_q = {q.id: q for q in current.queues}
+    for q in wanted.queues:
+        if cur_q.get(q.id) != q:
+            events.append(UpsertQueue(q))
+    cur_w = {w.id: w for w in current.workflows}
+    for w in wanted.workflows:
+        if cur_w.get(w.id) != w:
+            events.append(UpsertWorkflow(w))
+    cur_a = {a.id: a for a in current.agents}
+    want_a = {a.id for a in wanted.agents}
+    for a in wanted.agents:
+        if cur_a.get(a.id) != a:
+            events.append(UpsertAgent(a))
+    for aid in cur_a:
+        if aid not in want_a:
+            events.append(RemoveAgent(aid))
+    fixed = []
+    for name in ("skills", "channels", "dispositions", "seed"):
+        if getattr(current, name) != getattr(wanted, name):
+            fixed.append(name)
+    gone = sorted({q.id for q in current.queues} - {q.id for q in wanted.queues}) + \
+        sorted({w.id for w in current.workflows} - {w.id for w in wanted.workflows})
+    if gone:
+        fixed.append("removal of queues/workflows " + ", ".join(gone))
+    return events, fixed
+
+
+async def _submit_quietly(runtime: Runtime, event: Event) -> bool:
+    try:
+        await runtime.submit(event)
+        return True
+    except AcdError as exc:
+        log.warning("%s refused: %s", type(event).__name__, exc)
+        return False
+
+
+# --------------------------------------------------------------------------------------------- load ----
+
+class SimulatedLoad:
+    """The simulator's callers and agents (``SimulatedChannel``) in real time against the runtime.
+
+    It is an action sink (``handle``) that schedules the channel's replies on a heap, and a task that submits
+    each one when it comes due. Events the ACD refuses (an answer to an offer withdrawn meanwhile) are counted and
+    dropped, as a real channel's would be.
+    """
+
+    def __init__(self, runtime: Runtime, config: CenterConfig, rate: float, seed: int) -> None:
+        from engine.sim.channel import SimulatedChannel
+        from engine.sim.distributions import Distribution
+
+        queues = [q.id for q in config.queues if q.channel == "voice"] or [q.id for q in config.queues]
+        if not queues:
+            raise SwitchboardError("--sim-load: the configuration has no queue")
+        self.runtime = runtime
+        self.talk = Distribution.exponential(20.0)
+        self.channel = SimulatedChannel(
+            agents=[a.id for a in config.agents], talk=self.talk,
+            arrival_rates={q: rate / len(queues) for q in queues},
+            patience=Distribution.exponential(60.0), answer=Distribution.fixed(1.0), seed=seed,
+            contact_prefix=f"sim{seed}-{int(runtime.now() * 1000)}-",
+        )
+        self._heap: list[tuple[float, int, Event]] = []
+        self._n = 0
+        self._wake = trio.Event()
+        self.submitted = 0
+        self.refused = 0
+
+    def _push(self, items: Iterable[tuple[float, Event]]) -> None:
+        for at, event in items:
+            self._n += 1
+            heapq.heappush(self._heap, (at, self._n, event))
+        self._wake.set()
+
+    def handle(self, action: Action, now: float) -> None:
+        self._push(self.channel.handle(action, now))
+        if isinstance(action, AgentStateChanged) and action.state == "not-ready" and \
+                action.reason not in ("logging-out", "login"):
+            self._push([(now + 2.0, AgentReady(action.agent_id))])  # back after a missed offer or a decline
+
+    def resume(self, acd: Any, now: float) -> None:
+        """Pick up contacts a recovered ACD has in flight: answer offers, end conversations, let callers wait."""
+        try:
+            digest = acd.digest()
+        except Exception:
+            return
+        rng_talk = self.talk.sampler(random.Random(now))
+        for cid, info in sorted(digest.get("contacts", {}).items()):
+            state, agent = info[0], info[2]
+            if state == "offered" and agent:
+                self.channel.ringing[cid] = agent
+                self._push([(now + 1.0, OfferAccepted(agent, cid))])
+            elif state == "connected" and agent:
+                self.channel.talking[cid] = agent
+                self._push([(now + rng_talk(), AgentHungUp(agent, cid))])
+            elif state == "queued":
+                self.channel.waiting.add(cid)
+                self._push([(now + 60.0, CustomerHungUp(cid))])
+        for aid, info in sorted(digest.get("agents", {}).items()):
+            if info[0] == "not-ready" and info[2]:
+                self._push([(now, AgentReady(aid))])
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        runtime = self.runtime
+        self._push(self.channel.start(runtime.now()))
+        task_status.started()
+        while True:
+            self._wake = trio.Event()
+            if not self._heap:
+                await self._wake.wait()
+                continue
+            at = self._heap[0][0]
+            if at > runtime.now():
+                with trio.move_on_at(runtime.trio_deadline(at)):
+                    await self._wake.wait()
+                    continue
+            _, _, event = heapq.heappop(self._heap)
+            follow = self.channel.due(event, max(at, runtime.now()))
+            if follow is None:
+                continue
+            self._push(follow)
+            try:
+                await runtime.submit(event)
+                self.submitted += 1
+            except AcdError as exc:
+                self.refused += 1
+                log.debug("simulated %s refused: %s", type(event).__name__, exc)
+
+
+# --------------------------------------------------------------------------------------------- HTTP ----
+
+def _health_app(runtime: Runtime) -> Any:
+    """A bare ASGI app with ``GET /healthz``. The admin API (quart-trio) replaces it in a later issue."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/healthz" and scope["method"] == "GET":
+            status, body = 200, {"status": "ok", "seq": runtime.seq, "accepted": runtime.accepted,
+                                 "refused": runtime.refused}
+        else:
+            status, body = 404, {"error": "not found"}
+        data = json.dumps(body).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+        await send({"type": "http.response.body", "body": data})
+
+    return app
+
+
+async def _serve_http(runtime: Runtime, host: str, port: int, *,
+                      task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+    """The HTTP side, in the engine's nursery. Later: ``create_app(runtime, config)`` from ``admin_api`` here."""
+    from hypercorn.config import Config
+    from hypercorn.trio import serve as hypercorn_serve
+
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("switchboard.http")
+    await hypercorn_serve(_health_app(runtime), config, task_status=task_status)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------- main ----
+
+def status_line(runtime: Runtime, load: SimulatedLoad | None) -> str:
+    digest = runtime.acd.digest()
+    agents = digest.get("agents", {})
+    waiting = sum(len(q) for q in digest.get("queues", {}).values())
+    available = sum(1 for a in agents.values() if a[0] == "available")
+    logged_in = sum(1 for a in agents.values() if a[0] != "logged-out")
+    line = (f"serve: seq={runtime.seq} accepted={runtime.accepted} refused={runtime.refused} waiting={waiting} "
+            f"available={available}/{logged_in} contacts={len(digest.get('contacts', {}))}")
+    if load is not None:
+        line += f" sim_submitted={load.submitted} sim_refused={load.refused}"
+    return line
+
+
+async def serve(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    data_dir = Path(args.data_dir)
+    acd, journal, how, recovered = await trio.to_thread.run_sync(open_engine, data_dir, config, args.fsync, args.fsync_ms)
+    log.info("%s", how)
+    keep = args.keep_snapshots
+    runtime = Runtime(acd, journal, snapshot_every=max(1, args.snapshot_every), keep_snapshots=max(1, keep),
+                      prune=keep > 0)
+    load: SimulatedLoad | None = None
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runtime.run)
+            if not args.no_http:
+                binds = await nursery.start(_serve_http, runtime, args.host, args.port)
+                print(f"serve: http on {' '.join(binds)}", flush=True)
+            if args.config and recovered:
+                events, fixed = config_changes(acd.config_now(), config)
+                for event in events:
+                    await _submit_quietly(runtime, event)
+                if events:
+                    log.info("applied %d configuration change(s) from %s", len(events), args.config)
+                if fixed:
+                    log.warning("%s: cannot change live, kept from the data directory: %s", args.config,
+                                "; ".join(fixed))
+            if not args.no_login:
+                for agent in runtime.acd.config_now().agents:
+                    state = runtime.acd.agent_state(agent.id)[0]
+                    if state == "logged-out":
+                        await _submit_quietly(runtime, AgentLogin(agent.id))
+                        await _submit_quietly(runtime, AgentReady(agent.id))
+            if args.sim_load:
+                if not (args.sim_load > 0 and math.isfinite(args.sim_load)):
+                    raise SwitchboardError(f"--sim-load must be a rate > 0, got {args.sim_load}")
+                load = SimulatedLoad(runtime, runtime.acd.config_now(), args.sim_load, args.seed)
+                runtime.add_sink(load)
+                load.resume(runtime.acd, runtime.now())
+                await nursery.start(load.run)
+            print(f"serve: ready seq={runtime.seq} ({how})", flush=True)
+            if args.status_every > 0:
+                nursery.start_soon(_status_loop, runtime, load, args.status_every)
+            async for signum in signals:
+                log.info("%s: shutting down", signal.Signals(signum).name)
+                nursery.cancel_scope.cancel()
+                break
+    print(f"serve: stopped seq={runtime.seq}", flush=True)
+    return 0
+
+
+async def _status_loop(runtime: Runtime, load: SimulatedLoad | None, every: float) -> None:
+    while True:
+        await trio.sleep(every)
+        print(status_line(runtime, load), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="switchboard serve")
+    add_arguments(parser)
+    ns = parser.parse_args()
+    try:
+        sys.exit(run(ns))
+    except SwitchboardError as exc:
+        print(f"switchboard serve: error: {exc}", file=sys.stderr)
+        sys.exit(2)
