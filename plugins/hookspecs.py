@@ -1,0 +1,207 @@
+"""The plugin contract: every hook Switchboard calls, each spec's docstring being its contract.
+
+Modelled on pytest's ``hookspec.py``. Rules common to every hook:
+
+- hooks are called through ``plugins.manager.PluginManager.call`` (or ``acall``) with keyword arguments only;
+- an implementation that raises is logged with its plugin's name, counted in ``PluginManager.faults`` and skipped:
+  the caller gets the results of the other implementations, or the hook's safe default;
+- every call has a deadline (``deadline_s``): an implementation still running when it passes is abandoned (async
+  call) or counted as an overrun (sync call), and the caller gets the safe default. A slow plugin never holds
+  routing up;
+- ``firstresult`` hooks stop at the first implementation returning something other than ``None``; the others are
+  *collected*: the caller receives the list of every non-``None`` result.
+
+The rule of direction: ``engine`` may import this module (and nothing else of ``plugins``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+PROJECT = "switchboard"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A compliance rule's answer: ``allowed`` or not, a human-readable ``reason``, and the ``rule`` that decided."""
+
+    allowed: bool
+    reason: str = ""
+    rule: str = ""
+
+
+# ------------------------------------------------------------------------------------------------ lifecycle ----
+
+@hookspec
+def switchboard_configure(config: Any) -> None:
+    """Called once, after every plugin is registered and before the engine accepts its first event.
+
+    ``config``: the engine's configuration (a mapping; a plugin reads its own section, by convention
+    ``config["plugins"]["<plugin name>"]``). Returns nothing; collected (every implementation is called).
+    Raising: logged, counted as a fault, the plugin stays registered and the engine starts anyway.
+    Deadline: the startup deadline; an overrun is logged and counted.
+    """
+
+
+@hookspec
+def switchboard_unconfigure(config: Any) -> None:
+    """Called once at shutdown, after the last action was handed out: flush and close what the plugin holds.
+
+    ``config``: the same object ``switchboard_configure`` received. Returns nothing; collected.
+    Raising: logged and counted; the other plugins are still unconfigured. Deadline: as ``switchboard_configure``.
+    """
+
+
+# ------------------------------------------------------------------------------------------------------ IVR ----
+
+@hookspec
+def ivr_menu_loaded(menu: Any) -> None:
+    """Called when an IVR menu (``menu``: its configuration record) is loaded or reloaded, so a plugin can check
+    it or prepare resources (prompts, recognisers). Returns nothing; collected.
+    Raising: logged and counted; the menu is used anyway. Deadline: overrun is logged and counted.
+    """
+
+
+@hookspec(firstresult=True)
+def ivr_self_service(step: str, contact: Any, inputs: dict[str, Any]) -> Any | None:
+    """Called when an IVR flow reaches a self-service ``step`` (e.g. "balance", "order-status") for ``contact``
+    (its ``ContactArrived`` or id), with the caller's ``inputs`` so far (digits, speech, variables).
+
+    Returns a result mapping (what to play, variables to set, the next step) or ``None`` if this plugin does not
+    serve the step. firstresult: the first non-``None`` result is used.
+    Raising or exceeding the deadline: the step fails safely: the caller gets the default (``None``), so the IVR
+    routes the contact to an agent as if no self-service existed.
+    """
+
+
+# ------------------------------------------------------------------------------------------------------ CRM ----
+
+@hookspec(firstresult=True)
+def crm_lookup(customer: str) -> dict[str, Any] | None:
+    """Called when a contact arrives (before it is offered) for the screen-pop: the customer record of
+    ``customer`` (phone number, e-mail or CRM id).
+
+    Returns a record (mapping) or ``None`` when unknown. firstresult: the first CRM that knows the customer wins.
+    Raising or exceeding the deadline: the default (``None``): the contact is routed without a screen-pop.
+    """
+
+
+@hookspec
+def crm_history(customer: str) -> list[Any]:
+    """Called with the screen-pop to show past interactions of ``customer``.
+
+    Returns a list of entries (mappings); collected: the caller receives one list per implementation (a
+    ``list`` of lists, which it flattens). Raising or exceeding the deadline: that plugin contributes nothing.
+    """
+
+
+@hookspec
+def crm_write_back(contact_record: Any) -> None:
+    """Called after a contact's life is over with its ``engine.events.ContactRecord`` (disposition, notes,
+    times), to write it back to the CRM. Returns nothing; collected.
+    Raising or exceeding the deadline: logged and counted; the record is kept in Switchboard's own store anyway
+    (a plugin needing guaranteed delivery queues it itself).
+    """
+
+
+# ----------------------------------------------------------------------------------------------- compliance ----
+
+@hookspec
+def compliance_check(request: Any) -> Verdict | None:
+    """Called before an outbound dial (dialer, callback) with ``request``: a mapping with at least ``number``,
+    ``campaign`` (or ``None``), ``lead`` (or ``None``) and ``now`` (engine time).
+
+    Returns a ``Verdict`` or ``None`` (no opinion). Collected: every rule is asked, and any refusal wins (the
+    first ``Verdict(allowed=False)`` in call order is the answer, with its reason and rule); no refusal means
+    allowed. Raising or exceeding the deadline: the default is decided by the caller; the dialer's default is
+    to refuse (fail closed) with ``rule="plugin-fault"``, so a broken rule never lets a forbidden call through.
+    """
+
+
+# -------------------------------------------------------------------------------------------------- channels ----
+# Each adapter owns one or more channel names ("voice", "chat", "sim", ...). Hooks that act on one contact are
+# firstresult and keyed by ``channel``: an adapter returns ``None`` for channels it does not own, and ``True`` (or
+# a result) when it took the action. Raising or exceeding the deadline: logged and counted, the default is
+# ``None`` ("nobody took it"), and the engine treats the leg as failed (the contact is hung up / the offer
+# withdrawn by the ACD's own timers).
+
+@hookspec
+def channel_start(config: Any) -> None:
+    """Called once at engine start for every adapter to open its connections (carrier trunk, gateway, socket).
+    ``config``: the engine's configuration. Returns nothing; collected.
+    Raising: logged and counted; that adapter stays down, the others start.
+    """
+
+
+@hookspec
+def channel_stop() -> None:
+    """Called once at shutdown: close connections, hang up what is left. Returns nothing; collected.
+    Raising: logged and counted; the other adapters are still stopped.
+    """
+
+
+@hookspec(firstresult=True)
+def channel_originate(channel: str, number: str, contact_id: str, now: float) -> Any | None:
+    """Dial ``number`` on ``channel`` for ``contact_id`` (dialer lead, callback). firstresult: the adapter owning
+    ``channel`` returns a truthy handle (e.g. ``True`` or a call id); others return ``None``.
+    Default on fault/deadline: ``None`` (not dialled).
+    """
+
+
+@hookspec(firstresult=True)
+def channel_answer(channel: str, action: Any, now: float) -> Any | None:
+    """Ring an agent / answer a leg: ``action`` is the engine's ``OfferContact``. firstresult, keyed by
+    ``channel``; ``True`` when taken. Default on fault/deadline: ``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def channel_bridge(channel: str, action: Any, now: float) -> Any | None:
+    """Connect customer and agent: ``action`` is ``Bridge`` (or ``Unbridge`` to take the agent off).
+    firstresult, keyed by ``channel``. Default on fault/deadline: ``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def channel_play(channel: str, action: Any, now: float) -> Any | None:
+    """Play to the customer: ``action`` is ``PlayPrompt``, ``PlayAnnouncement`` or ``OfferCallback``.
+    firstresult, keyed by ``channel``. Default on fault/deadline: ``None`` (nothing played; routing goes on).
+    """
+
+
+@hookspec(firstresult=True)
+def channel_collect_digits(channel: str, contact_id: str, max_digits: int, timeout_s: float) -> str | None:
+    """Collect up to ``max_digits`` DTMF digits from ``contact_id`` within ``timeout_s``. firstresult, keyed by
+    ``channel``: the digits collected (possibly ``""``). Default on fault/deadline: ``None`` (no input).
+    """
+
+
+@hookspec(firstresult=True)
+def channel_send_message(channel: str, contact_id: str, text: str) -> Any | None:
+    """Send ``text`` to ``contact_id`` on a messaging channel (chat, SMS, e-mail). firstresult, keyed by
+    ``channel``; truthy when sent. Default on fault/deadline: ``None`` (not sent).
+    """
+
+
+@hookspec(firstresult=True)
+def channel_hangup(channel: str, action: Any, now: float) -> Any | None:
+    """End a leg: ``action`` is ``HangUp`` (customer side) or ``CancelOffer`` (stop ringing an agent).
+    firstresult, keyed by ``channel``. Default on fault/deadline: ``None``.
+    """
+
+
+# ------------------------------------------------------------------------------------------------ observers ----
+
+@hookspec
+def observe_action(action: Any, now: float) -> None:
+    """Called for every action the ACD emits (``OfferContact``, ``AgentStateChanged``, ``ContactStateChanged``,
+    ``ContactRecord``, ...) at engine time ``now``, through ``plugins.manager.ObserverSink``. For CDR
+    exporters, webhooks, metrics. Returns nothing; collected.
+    Raising: logged and counted; the next actions are still delivered. Must be quick: an overrun of the
+    deadline is counted as a fault (hand slow work to your own thread or queue).
+    """
