@@ -1,21 +1,29 @@
 """Built-in plugins: features of Switchboard registered through the same hooks as third-party plugins.
 
-``BUILTINS`` lists ``(name, plugin object)``; ``plugins.manager.PluginManager`` registers them first.
+``BUILTIN_PLUGINS`` maps each built-in's name to ``"module:factory"``; the factory takes no argument and returns
+the plugin object. ``BUILTINS`` (computed on each access) lists ``(name, plugin object)``, fresh objects every
+time so that two managers never share a plugin's state; ``plugins.manager.PluginManager`` registers them first.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
+
+BUILTIN_PLUGINS: dict[str, str] = {
+    "sim": "plugins.builtin.sim:SimChannelPlugin",
+}
 
 
 def _builtins() -> list[tuple[str, Any]]:
-    from plugins.builtin.sim import NAME, SimChannelPlugin
-
-    return [(NAME, SimChannelPlugin())]
+    out = []
+    for name, target in BUILTIN_PLUGINS.items():
+        module_name, _, factory = target.partition(":")
+        out.append((name, getattr(importlib.import_module(module_name), factory)()))
+    return out
 
 
 def __getattr__(name: str) -> Any:
-    # A fresh set of built-in objects per access, so that two managers never share a plugin's state.
     if name == "BUILTINS":
         return _builtins()
     raise AttributeError(name)
