@@ -292,8 +292,23 @@ class PluginManager:
         return self._verdict(await self.acall("compliance_check", deadline_s=deadline_s, default=FAULT_VERDICT,
                                               request=request))
 
-    def configure(self, config: Any = None, *, deadline_s: float = 10.0) -> None:
-        self.call("switchboard_configure", deadline_s=deadline_s, config=self.config if config is None else config)
+    def configure(self, config: Any = None, *, deadline_s: float = 10.0, strict: bool = False) -> None:
+        """Call ``switchboard_configure`` on every plugin. Lenient (default): a plugin that raises is logged and
+        counted like any fault. ``strict`` (server start): the first plugin that raises stops it, as a
+        ``ConfigError`` carrying the plugin's name and message, so that a server never starts half-configured."""
+        config = self.config if config is None else config
+        if not strict:
+            self.call("switchboard_configure", deadline_s=deadline_s, config=config)
+            return
+        impls, _ = self._impls("switchboard_configure")
+        for impl in impls:
+            try:
+                impl.function(*[{"config": config}[arg] for arg in impl.argnames])
+            except ConfigError as exc:
+                raise ConfigError(f"plugin {impl.plugin_name!r}: {exc}") from None
+            except Exception as exc:
+                raise ConfigError(f"plugin {impl.plugin_name!r} failed to configure: "
+                                  f"{type(exc).__name__}: {exc}") from exc
 
     def unconfigure(self, config: Any = None, *, deadline_s: float = 10.0) -> None:
         self.call("switchboard_unconfigure", deadline_s=deadline_s,

@@ -138,3 +138,19 @@ async def test_acall_isolates_raising_and_awaits_async_impls(bare: PluginManager
     bare.register(Healthy(), "sync")  # a sync implementation, run in a worker thread (real clock, 1 s deadline)
     assert await bare.acall("crm_lookup", customer="+1") == {"name": "Ada"}
     assert bare.faults == {"raising": 1}  # "sync" answered first: firstresult stopped there
+
+
+def test_strict_configure_stops_at_the_first_bad_plugin(bare: PluginManager) -> None:
+    """``switchboard serve`` configures strictly: a bad plugin section stops the start, naming the plugin."""
+    from engine.errors import ConfigError
+
+    class Picky:
+        @hookimpl
+        def switchboard_configure(self, config: dict) -> None:
+            raise ConfigError("center.toml:7: plugins.picky.colour: unknown key")
+
+    bare.register(Picky(), "picky")
+    bare.configure({})  # lenient: logged and counted
+    assert bare.faults == {"picky": 1}
+    with pytest.raises(ConfigError, match=r"plugin 'picky': center.toml:7: plugins.picky.colour: unknown key"):
+        bare.configure({}, strict=True)
