@@ -8,7 +8,6 @@ serve); ``demo_config()`` is the embedded demo that ``switchboard serve`` starts
 
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -193,7 +192,8 @@ def _validate_step(step: RoutingStep, last: bool, config: CenterConfig, queue_id
 
 # ------------------------------------------------------------------------------------------------ TOML ----
 
-_TOP_KEYS = {"seed", "skills", "channels", "dispositions", "agents", "queues", "workflows"}
+_TOP_KEYS = {"seed", "skills", "channels", "dispositions", "agents", "queues", "workflows",
+             "plugins"}  # [plugins]: read by plugins.manager and each plugin, not by the routing configuration
 _AGENT_KEYS = {"id", "name", "skills", "capacity", "teams"}
 _QUEUE_KEYS = set(QueueConfig.__dataclass_fields__)
 _HOURS_KEYS = {"timezone", "holidays", *WEEKDAYS}
@@ -290,16 +290,9 @@ def parse_config(data: dict[str, Any], source: str = "config") -> CenterConfig:
 
 def load_config(path: str | Path) -> CenterConfig:
     """Read and validate a configuration file; ``ConfigError`` names the file, the line or key, and the problem."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, str(path))
+    from engine.tomlfile import TomlFile
+
+    return parse_config(TomlFile.read(path).data, str(path))
 
 
 # ------------------------------------------------------------------------------------------------ demo ----

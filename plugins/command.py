@@ -18,15 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _load_config(path: str | None) -> dict[str, Any] | None:
     if path is None:
         return None
-    import tomllib
+    from engine.tomlfile import TomlFile
 
-    from engine.errors import ConfigError
-
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    doc = TomlFile.read(path)
+    return {**doc.data, "config_file": doc}
 
 
 def run(args: argparse.Namespace) -> int:
