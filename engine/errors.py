@@ -18,3 +18,8 @@ class AcdError(SwitchboardError):
 
 class JournalError(SwitchboardError):
     """A journal or snapshot file is unreadable beyond a torn last frame (corruption, wrong format)."""
+
+
+class StoreError(SwitchboardError):
+    """A store operation refused bad input (empty or malformed identity, unknown customer or ticket, a ticket status
+    transition that is not allowed); the message names the field or reference. Nothing was written."""

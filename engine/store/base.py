@@ -1,0 +1,246 @@
+"""The store's interface and records: customers with their identities, interactions, tickets and their history.
+
+A ``Store`` is blocking (a database driver); trio code goes through ``engine.store.AsyncStore``, which runs each
+call in a worker thread. ``SqliteStore`` is the embedded implementation; a PostgreSQL one implements the same
+abstract methods with the same records and errors (the tests in ``tests/engine/store`` are the contract).
+
+Identities: a customer is found by any of its identities, ``(kind, value)`` with ``kind`` in ``IDENTITY_KINDS``.
+Values are normalised before they are stored or looked up (``normalise_identity``): phone numbers become ``+``
+followed by their digits (``00`` international prefix dropped; no default country is assumed), e-mail addresses
+are lower-cased, chat and CRM ids are stripped of surrounding blanks. One identity belongs to one customer.
+
+Tickets: statuses and their allowed transitions are ``TICKET_TRANSITIONS``; "open" tickets (``OPEN_STATUSES``)
+are those still waiting for work. References are ``T-`` and six digits or more (``T-000123``); lookups accept the
+reference in any case, or its digits alone (what a caller keys in the IVR).
+
+Every refusal is a ``engine.errors.StoreError`` whose message names the field or reference; nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.errors import StoreError
+
+IDENTITY_KINDS: tuple[str, ...] = ("phone", "email", "chat", "crm")
+
+TICKET_STATUSES: tuple[str, ...] = ("open", "pending", "resolved", "closed")
+OPEN_STATUSES: tuple[str, ...] = ("open", "pending")
+# status -> the statuses it may move to. "closed" is final: a new problem gets a new ticket.
+TICKET_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "open": ("pending", "resolved", "closed"),
+    "pending": ("open", "resolved", "closed"),
+    "resolved": ("open", "closed"),
+    "closed": (),
+}
+
+# channel -> the identity kind its ``customer`` field holds
+CHANNEL_IDENTITY: dict[str, str] = {"voice": "phone", "sms": "phone", "sim": "phone", "email": "email",
+                                    "chat": "chat"}
+
+_PHONE_CHARS = re.compile(r"^[+0-9 ()./\-]+$")
+_REFERENCE = re.compile(r"^\s*(?:[Tt]-?)?(\d{1,12})\s*$")
+
+
+def normalise_identity(kind: str, value: str) -> str:
+    """The stored form of an identity; ``StoreError`` for an unknown kind or an empty/malformed value."""
+    if kind not in IDENTITY_KINDS:
+        raise StoreError(f"identity kind {kind!r}: expected one of {', '.join(IDENTITY_KINDS)}")
+    if not isinstance(value, str) or not value.strip():
+        raise StoreError(f"{kind} identity: empty value")
+    value = value.strip()
+    if kind == "phone":
+        if not _PHONE_CHARS.match(value):
+            raise StoreError(f"phone identity {value!r}: not a phone number (digits, +, spaces, ()-./ only)")
+        digits = re.sub(r"\D", "", value)
+        if not value.startswith("+") and digits.startswith("00"):  # international prefix
+            digits = digits[2:]
+        if len(digits) < 3:
+            raise StoreError(f"phone identity {value!r}: too few digits")
+        return "+" + digits
+    if kind == "email":
+        local, at, domain = value.partition("@")
+        if not at or not local or not domain or " " in value:
+            raise StoreError(f"email identity {value!r}: not an e-mail address")
+        return value.lower()
+    return value
+
+
+def guess_identity(customer: str, channel: str | None = None) -> tuple[str, str]:
+    """``(kind, normalised value)`` for a customer string as channels and hooks carry it.
+
+    ``kind:value`` (e.g. ``chat:web-42``, ``crm:C17``) says the kind explicitly; otherwise the channel decides
+    (``CHANNEL_IDENTITY``), otherwise the shape: an ``@`` is an e-mail, phone characters a phone number, anything
+    else a chat id. ``StoreError`` when empty or malformed.
+    """
+    if not isinstance(customer, str) or not customer.strip():
+        raise StoreError("customer: empty identity")
+    text = customer.strip()
+    prefix, colon, rest = text.partition(":")
+    if colon and prefix in IDENTITY_KINDS:
+        return prefix, normalise_identity(prefix, rest)
+    kind = CHANNEL_IDENTITY.get(channel or "")
+    if kind is None:
+        kind = "email" if "@" in text else "phone" if _PHONE_CHARS.match(text) else "chat"
+    return kind, normalise_identity(kind, text)
+
+
+def parse_reference(reference: str) -> int:
+    """The ticket number in ``T-000123`` / ``t-123`` / ``123``; ``StoreError`` naming the reference otherwise."""
+    found = _REFERENCE.match(reference) if isinstance(reference, str) else None
+    if found is None:
+        raise StoreError(f"ticket reference {reference!r}: expected T- and digits (e.g. T-000123)")
+    return int(found.group(1))
+
+
+def format_reference(number: int) -> str:
+    return f"T-{number:06d}"
+
+
+# ------------------------------------------------------------------------------------------------- records ----
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer: ``identities`` is a tuple of ``(kind, value)``, ``attributes`` free JSON-able data."""
+
+    id: int
+    name: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    identities: tuple[tuple[str, str], ...] = ()
+    created: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["identities"] = [{"kind": k, "value": v} for k, v in self.identities]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One contact on any channel, as recorded once its life is over (``contact_id`` is unique)."""
+
+    contact_id: str
+    customer_id: int | None
+    channel: str
+    queue: str = ""
+    agent: str = ""
+    arrived: float = 0.0
+    answered: float | None = None
+    ended: float | None = None
+    outcome: str = ""
+    disposition: str = ""
+    notes: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    """One entry of a ticket's history: ``changes`` maps each changed field to ``[old, new]``."""
+
+    at: float
+    who: str
+    changes: dict[str, list[Any]]
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A work order. ``events`` is its history, oldest first (the first one is its creation)."""
+
+    reference: str
+    customer_id: int | None
+    department: str
+    subject: str
+    status: str
+    assignee: str
+    contact_id: str
+    created: float
+    updated: float
+    events: tuple[TicketEvent, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["events"] = [e.to_dict() for e in self.events]
+        return out
+
+
+# --------------------------------------------------------------------------------------------- interface ----
+
+class Store(ABC):
+    """The store's contract. Implementations are blocking and safe to call from any one thread at a time (they
+    serialise callers themselves); each method is one transaction: it is written entirely or not at all."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection; further calls raise ``StoreError``."""
+
+    # customers
+    @abstractmethod
+    def find_customer(self, kind: str, value: str) -> Customer | None:
+        """The customer owning identity ``(kind, value)`` (normalised first), or ``None``."""
+
+    @abstractmethod
+    def customer(self, customer_id: int) -> Customer:
+        """The customer ``customer_id``; ``StoreError`` if unknown."""
+
+    @abstractmethod
+    def find_or_create_customer(self, kind: str, value: str, name: str = "",
+                                attributes: dict[str, Any] | None = None) -> Customer:
+        """The owner of the identity, created (with ``name`` and ``attributes``) if there is none."""
+
+    @abstractmethod
+    def link_identity(self, customer_id: int, kind: str, value: str) -> Customer:
+        """Give customer ``customer_id`` one more identity. Idempotent for the same customer; ``StoreError`` if
+        the identity belongs to another customer or the customer is unknown."""
+
+    @abstractmethod
+    def update_customer(self, customer_id: int, *, name: str | None = None,
+                        attributes: dict[str, Any] | None = None) -> Customer:
+        """Change the name and/or merge ``attributes`` into the customer's (a ``None`` value removes a key)."""
+
+    # interactions
+    @abstractmethod
+    def record_interaction(self, interaction: Interaction) -> Interaction:
+        """Write one interaction; idempotent by ``contact_id`` (writing it again replaces the row, never adds one).
+        ``StoreError`` for an empty contact id or an unknown customer."""
+
+    @abstractmethod
+    def history(self, customer_id: int, limit: int = 50) -> list[Interaction]:
+        """The customer's interactions on every channel, newest first (by arrival), at most ``limit``."""
+
+    # tickets
+    @abstractmethod
+    def create_ticket(self, customer_id: int | None, department: str, subject: str, *, contact_id: str = "",
+                      assignee: str = "", note: str = "", who: str = "") -> Ticket:
+        """A new ticket, status "open", with its creation as the first history event."""
+
+    @abstractmethod
+    def update_ticket(self, reference: str, *, status: str | None = None, assignee: str | None = None,
+                      department: str | None = None, note: str = "", who: str = "") -> Ticket:
+        """Change status (only along ``TICKET_TRANSITIONS``), assignee or department and/or add a note; one history
+        event records what changed. ``StoreError`` for an unknown ticket or status, a refused transition, or a
+        call that changes nothing and has no note."""
+
+    @abstractmethod
+    def find_ticket(self, reference: str) -> Ticket | None:
+        """The ticket with its history, or ``None`` if there is none (a malformed reference is a ``StoreError``)."""
+
+    def ticket(self, reference: str) -> Ticket:
+        """As ``find_ticket``, but an unknown reference is a ``StoreError``."""
+        found = self.find_ticket(reference)
+        if found is None:
+            raise StoreError(f"ticket {reference!r}: no such ticket")
+        return found
+
+    @abstractmethod
+    def open_tickets(self, customer_id: int) -> list[Ticket]:
+        """The customer's tickets whose status is in ``OPEN_STATUSES``, newest first."""
