@@ -1,0 +1,69 @@
+"""The admin API's app factory and its server.
+
+``create_app(engine, config)`` builds the quart-trio app: one blueprint per resource (``health``, ``chat``), the
+static pages under ``/static/`` (customer chat widget, agent chat panel), the engine handle attached in
+``while_serving`` (``app.extensions["switchboard"]``; handlers reach it through ``engine_handle()``).
+
+``serve(app, host, port, task_status=...)`` runs it with ``hypercorn.trio.serve`` in the caller's nursery (the
+engine's), so API and engine start and stop together; ``await nursery.start(serve, app, "127.0.0.1", 0)`` returns
+the bound URLs (``["http://127.0.0.1:54321"]``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import trio
+from quart import Blueprint, current_app
+from quart_trio import QuartTrio
+
+from admin_api.context import EngineHandle
+
+STATIC = Path(__file__).parent / "static"
+
+health = Blueprint("health", __name__)
+
+
+def engine_handle() -> EngineHandle:
+    """The running app's ``EngineHandle`` (inside a request or WebSocket handler)."""
+    return current_app.extensions["switchboard"]  # type: ignore[no-any-return]
+
+
+@health.get("/healthz")
+async def healthz() -> tuple[dict[str, Any], int]:
+    runtime = engine_handle().runtime
+    return {"status": "ok", "seq": runtime.seq, "accepted": runtime.accepted, "refused": runtime.refused}, 200
+
+
+def create_app(engine: EngineHandle, config: Mapping[str, Any] | None = None) -> QuartTrio:
+    """The admin API for ``engine``. ``config``: the API's settings (kept in ``app.config["SWITCHBOARD"]``)."""
+    from admin_api.chat import chat  # the blueprint imports engine_handle from here
+
+    app = QuartTrio(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app.config["SWITCHBOARD"] = dict(config or {})
+    app.register_blueprint(health)
+    app.register_blueprint(chat)
+
+    @app.while_serving
+    async def attach_engine() -> AsyncIterator[None]:
+        app.extensions["switchboard"] = engine
+        yield
+        app.extensions.pop("switchboard", None)
+
+    return app
+
+
+async def serve(app: QuartTrio, host: str = "127.0.0.1", port: int = 0, *,
+                task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve ``app`` with hypercorn until cancelled; ``task_status.started`` gets the bound URLs."""
+    from hypercorn.config import Config
+    from hypercorn.trio import serve as hypercorn_serve
+
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("switchboard.http")
+    await hypercorn_serve(app, config, task_status=task_status)  # type: ignore[arg-type]
