@@ -1,36 +1,35 @@
-"""Carrying the ACD's actions out through the plugins: channel adapters and CRM write-back.
+"""From the ACD's actions to the channel hooks: the glue every channel adapter shares.
 
-``ChannelDispatcher`` is a runtime sink (``handle(action, now)``) that hands each channel action to the channel
-hook of the contact's channel, through ``PluginManager.call`` (isolated, with a deadline):
+``ChannelDispatcher`` is an ``async`` action sink (``Runtime.add_sink``): it calls, through
+``PluginManager.acall`` (isolated, with a deadline), the channel hook each action asks for, keyed by the contact's
+channel:
 
-=====================================================  ===================
-action                                                 hook
-=====================================================  ===================
-``OfferContact``                                       ``channel_answer``
-``Bridge``, ``Unbridge``                               ``channel_bridge``
-``PlayAnnouncement``, ``PlayPrompt``, ``OfferCallback``  ``channel_play``
-``HangUp``, ``CancelOffer``                            ``channel_hangup``
-=====================================================  ===================
+    OfferContact                                   -> channel_answer
+    Bridge, Unbridge                               -> channel_bridge
+    PlayPrompt, PlayAnnouncement, OfferCallback    -> channel_play
+    HangUp, CancelOffer                            -> channel_hangup
+    ContactRecord                                  -> channel_contact_ended, then crm_write_back (data merged)
 
-Observer actions (state changes, records) are not channel work and are ignored here (``ObserverSink`` has them).
-An action nobody takes (every adapter returned ``None``) is counted in ``untaken`` per channel and logged once per
-channel: the ACD's own timers then end the leg (an unanswered offer times out, a caller nobody serves abandons).
+Most actions carry only a contact id, so the dispatcher learns each contact's channel: adapters call
+``track(contact_id, channel)`` before they submit a ``ContactArrived``, and ``OfferContact`` / ``ContactRecord``
+teach it too. Only contacts on ``channels`` (the dispatcher's own set) are handled, so two dispatchers (or the
+simulator's driver) can share a runtime. A hook nobody took is logged at debug level: the ACD's own timers clean
+up (an offer nobody rang times out).
 
-The contact's channel: ``OfferContact`` carries it; for the other actions it is looked up with ``channel_of``
-(the live ACD's contacts) and, for a contact the ACD has already let go of, remembered from earlier actions (a
-queue's channel via ``queue_channel``), until the contact's ``ContactRecord``.
-
-``WriteBackSink`` is an asynchronous sink: every ``ContactRecord`` goes to ``crm_write_back`` with ``acall``, in
-its own task, so a slow CRM never holds routing up.
+``switchboard serve`` runs one dispatcher for every channel (``channels=None``), with ``lookup`` answering the
+channel of any contact the ACD holds (voice contacts from the simulator or the gateway are not tracked by an
+adapter); tests and tools may run one per set of channels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.events import (
+    Action,
     Bridge,
     CancelOffer,
     ContactRecord,
@@ -42,16 +41,15 @@ from engine.events import (
     PlayPrompt,
     Unbridge,
 )
-from plugins.manager import PluginManager
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("switchboard.channels")
 
-HOOK_OF_ACTION: dict[type, str] = {
+HOOK_OF: dict[type[Action], str] = {
     OfferContact: "channel_answer",
     Bridge: "channel_bridge",
     Unbridge: "channel_bridge",
-    PlayAnnouncement: "channel_play",
     PlayPrompt: "channel_play",
+    PlayAnnouncement: "channel_play",
     OfferCallback: "channel_play",
     HangUp: "channel_hangup",
     CancelOffer: "channel_hangup",
@@ -59,68 +57,80 @@ HOOK_OF_ACTION: dict[type, str] = {
 
 
 class ChannelDispatcher:
-    """Runtime sink: channel actions to the owning adapter. See the module docstring.
+    """Async action sink calling the channel hooks for contacts on ``channels``. See the module docstring.
 
-    ``channel_of(contact_id)``: the channel of a contact the ACD still holds, else ``None``.
-    ``queue_channel(queue_id)``: the channel a queue serves, else ``None``. ``deadline_s``: per hook call; adapters
-    must be quick (hand slow work to their own task). ``on_result(hook, result, now)``: called with an adapter's
-    answer when it is more than ``True`` (the simulator answers with the follow-up events it schedules).
+    ``channels``: the channels handled (``None``: all). ``write_back``: call ``crm_write_back`` with each of these
+    contacts' records (data merged with what the adapter returns from ``channel_contact_ended``). ``records``
+    keeps the last ``keep_records`` of them. ``lookup(contact_id)``: the channel of a contact nobody tracked
+    (``None`` if unknown), asked once per contact. ``queue_lookup(queue_id)``: the channel a queue serves,
+    learnt from the contact's ``ContactStateChanged`` (which come before its channel actions): the dispatcher
+    runs behind the ACD, which may have let the contact go by then (a caller turned away at closed hours).
     """
 
-    def __init__(self, manager: PluginManager, channel_of: Callable[[str], str | None],
-                 queue_channel: Callable[[str], str | None], *, deadline_s: float = 0.05,
-                 on_result: Callable[[str, Any, float], None] | None = None) -> None:
+    def __init__(self, manager: Any, channels: Iterable[str] | None, *, deadline_s: float = 1.0,
+                 write_back: bool = True, keep_records: int = 1000,
+                 lookup: Callable[[str], str | None] | None = None,
+                 queue_lookup: Callable[[str], str | None] | None = None) -> None:
         self.manager = manager
-        self.channel_of = channel_of
-        self.queue_channel = queue_channel
+        self.channels = None if channels is None else frozenset(channels)
+        self.lookup = lookup
+        self.queue_lookup = queue_lookup
         self.deadline_s = deadline_s
-        self.untaken: dict[str, int] = {}
-        self.on_result = on_result
-        self._known: dict[str, str] = {}
+        self.write_back = write_back
+        self.keep_records = keep_records
+        self.contacts: dict[str, str] = {}
+        self.records: list[ContactRecord] = []
+        self.untaken = 0
 
-    def _channel(self, action: Any) -> str | None:
-        contact_id = action.contact_id
-        channel = getattr(action, "channel", None) or self.channel_of(contact_id) or self._known.get(contact_id)
-        if channel is not None:
-            self._known[contact_id] = channel
+    def track(self, contact_id: str, channel: str) -> None:
+        """Say that ``contact_id`` lives on ``channel`` (before submitting its ``ContactArrived``)."""
+        self.contacts[contact_id] = channel
+
+    def forget(self, contact_id: str) -> None:
+        self.contacts.pop(contact_id, None)
+
+    def channel_of(self, action: Action) -> str | None:
+        if isinstance(action, (OfferContact, ContactRecord)):
+            self.contacts.setdefault(action.contact_id, action.channel)
+        contact_id = getattr(action, "contact_id", None)
+        if not isinstance(contact_id, str):
+            return None
+        if isinstance(action, ContactStateChanged) and self.queue_lookup is not None \
+                and contact_id not in self.contacts:
+            queue_channel = self.queue_lookup(action.queue)
+            if queue_channel is not None:
+                self.contacts[contact_id] = queue_channel
+        channel = self.contacts.get(contact_id)
+        if channel is None and self.lookup is not None:
+            channel = self.lookup(contact_id)
+            if channel is not None:
+                self.contacts[contact_id] = channel
+        if channel is None or (self.channels is not None and channel not in self.channels):
+            return None
         return channel
 
-    def handle(self, action: Any, now: float) -> None:
-        if isinstance(action, ContactStateChanged):
-            channel = self.channel_of(action.contact_id) or self.queue_channel(action.queue)
-            if channel is not None:
-                self._known[action.contact_id] = channel
+    async def handle(self, action: Action, now: float) -> None:
+        channel = self.channel_of(action)
+        if channel is None:
             return
         if isinstance(action, ContactRecord):
-            self._known.pop(action.contact_id, None)
+            await self._ended(channel, action, now)
             return
-        hook = HOOK_OF_ACTION.get(type(action))
+        hook = HOOK_OF.get(type(action))
         if hook is None:
             return
-        channel = self._channel(action)
-        if channel is None:
-            log.warning("%s for unknown contact %r: no channel to carry it", type(action).__name__,
-                        action.contact_id)
-            return
-        result = self.manager.call(hook, deadline_s=self.deadline_s, default=None, channel=channel,
-                                   action=action, now=now)
-        if result is None:
-            if channel not in self.untaken:
-                log.warning("no channel adapter took %s on channel %r", type(action).__name__, channel)
-            self.untaken[channel] = self.untaken.get(channel, 0) + 1
-        elif result is not True and self.on_result is not None:
-            self.on_result(hook, result, now)
+        taken = await self.manager.acall(hook, deadline_s=self.deadline_s, channel=channel, action=action, now=now)
+        if taken is None:
+            self.untaken += 1
+            log.debug("%s of %s on %r: no adapter took it", hook, action.contact_id, channel)
 
-
-class WriteBackSink:
-    """Async runtime sink: each ``ContactRecord`` to ``crm_write_back`` (collected, isolated, ``deadline_s``)."""
-
-    def __init__(self, manager: PluginManager, *, deadline_s: float = 5.0) -> None:
-        self.manager = manager
-        self.deadline_s = deadline_s
-        self.written = 0
-
-    async def handle(self, action: Any, now: float) -> None:
-        if isinstance(action, ContactRecord):
-            await self.manager.acall("crm_write_back", deadline_s=self.deadline_s, contact_record=action)
-            self.written += 1
+    async def _ended(self, channel: str, record: ContactRecord, now: float) -> None:
+        self.forget(record.contact_id)
+        extra = await self.manager.acall("channel_contact_ended", deadline_s=self.deadline_s, channel=channel,
+                                         record=record, now=now)
+        if isinstance(extra, dict) and extra:
+            record = dataclasses.replace(record, data={**record.data, **extra})
+        self.records.append(record)
+        del self.records[:-self.keep_records]
+        if self.write_back:
+            await self.manager.acall("crm_write_back", deadline_s=self.deadline_s, contact_record=record)

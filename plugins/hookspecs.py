@@ -43,7 +43,14 @@ def switchboard_configure(config: Any) -> None:
 
     ``config``: the engine's configuration (a mapping; a plugin reads its own section, by convention
     ``config["plugins"]["<plugin name>"]``). Returns nothing; collected (every implementation is called).
-    Raising: logged, counted as a fault, the plugin stays registered and the engine starts anyway.
+    Also in the mapping when the engine has them: ``config["store"]``, the engine's store (an
+    ``engine.store.Store``, or an ``engine.store.AsyncStore`` whose ``sync`` is the blocking store), and
+    ``config["config_file"]``, the ``engine.tomlfile.TomlFile`` the configuration came from (or ``None``), so a
+    plugin validating its section can name the file, line and key in its ``ConfigError``.
+    Raising: ``switchboard serve`` configures strictly: a ``ConfigError`` (or any exception) stops the start with
+    the plugin's name and message, so the server never runs half-configured: name the file, line and key in a
+    ``ConfigError`` about the plugin's section. Elsewhere (``PluginManager.configure()`` by default, in tools
+    and tests) it is logged and counted as a fault, and the plugin stays registered.
     Deadline: the startup deadline; an overrun is logged and counted.
     """
 
@@ -76,6 +83,19 @@ def ivr_self_service(step: str, contact: Any, inputs: dict[str, Any]) -> Any | N
     serve the step. firstresult: the first non-``None`` result is used.
     Raising or exceeding the deadline: the step fails safely: the caller gets the default (``None``), so the IVR
     routes the contact to an agent as if no self-service existed.
+    """
+
+
+@hookspec(firstresult=True)
+def ivr_record_voicemail(channel: str, action: Any, now: float) -> Any | None:
+    """Called when the IVR sends a caller to voicemail: ``action`` is ``engine.ivr_events.RecordVoicemail``
+    (``contact_id``, ``mailbox``, ``language`` of the greeting), at engine time ``now``. The adapter owning
+    ``channel`` plays the mailbox's greeting, records the message, stores or hands it on, and ends the call.
+
+    Returns a truthy value (``True`` or a handle of the recording) when taken, ``None`` for channels it does not
+    own. firstresult, keyed by ``channel``. Raising or exceeding the deadline: logged and counted, the default is
+    ``None`` (nobody recorded it), and the IVR's driver hangs the caller up (``channel_hangup``) rather than
+    leaving the call open.
     """
 
 
@@ -169,8 +189,8 @@ def channel_bridge(channel: str, action: Any, now: float) -> Any | None:
 
 @hookspec(firstresult=True)
 def channel_play(channel: str, action: Any, now: float) -> Any | None:
-    """Play to the customer: ``action`` is ``PlayPrompt``, ``PlayAnnouncement`` or ``OfferCallback``.
-    firstresult, keyed by ``channel``. Default on fault/deadline: ``None`` (nothing played; routing goes on).
+    """Play to the customer: ``action`` is ``PlayPrompt``, ``PlayAnnouncement``, ``OfferCallback`` (from the ACD)
+    or ``engine.ivr_events.IvrPlay`` (an IVR prompt, with its ``language``). firstresult, keyed by ``channel``. Default on fault/deadline: ``None`` (nothing played; routing goes on).
     """
 
 
@@ -192,6 +212,69 @@ def channel_send_message(channel: str, contact_id: str, text: str) -> Any | None
 def channel_hangup(channel: str, action: Any, now: float) -> Any | None:
     """End a leg: ``action`` is ``HangUp`` (customer side) or ``CancelOffer`` (stop ringing an agent).
     firstresult, keyed by ``channel``. Default on fault/deadline: ``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def channel_contact_ended(channel: str, record: Any, now: float) -> dict[str, Any] | None:
+    """Called once when the ACD emits the ``ContactRecord`` (``record``) of a contact on ``channel``, before it is
+    written back to the CRM: the adapter owning ``channel`` returns what it kept of the conversation (e.g. the
+    chat ``transcript``, the e-mail thread) as a mapping merged into ``record.data`` for the write-back, and
+    forgets the contact. firstresult, keyed by ``channel``; others return ``None``.
+    Default on fault/deadline: ``None``: the record is written back as the ACD emitted it.
+    """
+
+
+# -------------------------------------------------------------------------------------------------- tickets ----
+# Tickets (work orders): one reference (e.g. "T-000123") per ticket, statuses open / pending / resolved / closed,
+# an assignee, a department (queue) and a history. Tickets travel as mappings (``engine.store.Ticket.to_dict()``:
+# ``reference``, ``customer_id``, ``department``, ``subject``, ``status``, ``assignee``, ``contact_id``,
+# ``created``, ``updated``, ``events``), so an external helpdesk can implement the same hooks.
+
+@hookspec(firstresult=True)
+def ticket_create(contact: Any, subject: str, department: str | None, note: str) -> dict[str, Any] | None:
+    """Called when an agent (or a bot, or the IVR) opens a ticket from a contact, in one call: ``contact`` is the
+    contact's ``ContactArrived``, ``ContactRecord`` or a mapping with ``contact_id``, ``channel``, ``queue`` and
+    ``customer``; ``department`` the department queue, or ``None`` to let the plugin's routing rules choose;
+    ``note`` the first history note (may be ``""``).
+
+    Returns the new ticket (a mapping), a mapping with only an ``error`` key when the ticket is refused (empty
+    subject), or ``None`` if this plugin does not keep tickets. firstresult: the first ticket system that takes it
+    wins. Raising or exceeding the deadline: the default (``None``): no ticket was created as far as the caller
+    knows (the caller tells the agent to try again).
+    """
+
+
+@hookspec(firstresult=True)
+def ticket_lookup(reference: str) -> dict[str, Any] | None:
+    """Called to show a ticket by its ``reference`` on any channel (agent desktop, chat or e-mail bot, IVR).
+    The reference may be given as keyed in (``"123"``, ``"t-000123"``).
+
+    Returns the ticket (a mapping, with its history) or ``None`` when this plugin does not know it.
+    firstresult. Raising or exceeding the deadline: the default (``None``): "not found".
+    """
+
+
+@hookspec(firstresult=True)
+def ticket_update(reference: str, status: str | None, assignee: str | None, note: str,
+                  who: str) -> dict[str, Any] | None:
+    """Called to change a ticket: ``status`` (``None``: unchanged), ``assignee`` (``None``: unchanged, ``""``:
+    unassigned), a ``note`` to add to its history (may be ``""``), by ``who`` (agent id, "ivr", ...).
+
+    Returns the updated ticket (a mapping), or, when the change is refused (a transition the statuses do not
+    allow, an unknown status, nothing to change), the ticket unchanged with an ``error`` key holding the reason;
+    ``None`` when this plugin does not know the reference. firstresult. Raising or exceeding the deadline: the
+    default (``None``): the caller reports the change as not made.
+    """
+
+
+@hookspec
+def tickets_open(customer: str) -> list[dict[str, Any]]:
+    """Called with the screen pop for the tickets of ``customer`` (phone number, e-mail, chat id or
+    ``kind:value``) that still need work (status open or pending), newest first.
+
+    Returns a list of tickets (mappings); collected: the caller receives one list per implementation, which it
+    flattens. Raising or exceeding the deadline: that plugin contributes nothing.
     """
 
 

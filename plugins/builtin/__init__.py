@@ -12,6 +12,11 @@ from typing import Any
 
 BUILTIN_PLUGINS: dict[str, str] = {
     "sim": "plugins.builtin.sim:SimChannelPlugin",
+    "ivr": "plugins.builtin.ivr.plugin:IvrPlugin",
+    "chat": "plugins.builtin.chat.plugin:ChatChannelPlugin",
+    "email": "plugins.builtin.email.plugin:EmailChannelPlugin",
+    "crm": "plugins.builtin.crm:CrmPlugin",
+    "tickets": "plugins.builtin.tickets:TicketsPlugin",
 }
 
 

@@ -88,7 +88,10 @@ def test_command_table_and_json(capsys: pytest.CaptureFixture[str], monkeypatch:
     assert "sim" in table and "    channel_answer" in table and "(builtin)" in table
     assert command.run(parser.parse_args(["--json"])) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [p["name"] for p in listed] == ["sim"]
+    from plugins.builtin import BUILTIN_PLUGINS
+
+    assert sorted(p["name"] for p in listed) == sorted(BUILTIN_PLUGINS)
+    assert {"ivr", "crm", "chat", "email", "tickets", "sim"} <= set(BUILTIN_PLUGINS)
 
 
 def test_command_reads_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
