@@ -18,15 +18,21 @@ callers who abandon, agents who answer, talk and hang up.
 One status line is printed every ``--status-every`` seconds; ``seq=N`` in it means every event up to N is in
 the journal (acknowledged). SIGTERM / SIGINT shut down cleanly: the journal is synced and a final snapshot written.
 
-The HTTP side (``--host`` / ``--port``) serves ``GET /healthz`` for now; the admin API of later issues takes its
-place in the same nursery (see ``_serve_http``).
+Plugins (``plugins.host.PluginHost``) come first: the store (``<data-dir>/switchboard.sqlite3``) is opened and
+every plugin configured strictly from the configuration file's ``[plugins]`` sections, so a bad section stops the
+start with ``file:line: key: problem`` before the journal is touched. One channel dispatcher then carries the
+ACD's actions to the channel hooks of every channel (and each contact's record to the CRMs).
+
+The HTTP side (``--host`` / ``--port``) is the admin API (``admin_api.create_app``: ``/healthz``, the chat widget
+and agent chat over WebSocket), served by hypercorn in the engine's nursery. With a ``[plugins.email]`` section the
+SMTP listener runs there too. This module is the process's composition root: the one place of ``engine`` that
+reaches ``plugins`` and ``admin_api``, lazily.
 """
 
 from __future__ import annotations
 
 import argparse
 import heapq
-import json
 import logging
 import math
 import random
@@ -95,10 +101,15 @@ def run(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------- start ----
 
-def _load_config(args: argparse.Namespace) -> CenterConfig:
-    from engine.config import demo_config, load_config
+def _load_config(args: argparse.Namespace) -> tuple[CenterConfig, Any]:
+    """The routing configuration and the ``TomlFile`` it came from (``None`` for the embedded demo)."""
+    from engine.config import demo_config, parse_config
+    from engine.tomlfile import TomlFile
 
-    return load_config(args.config) if args.config else demo_config()
+    if not args.config:
+        return demo_config(), None
+    doc = TomlFile.read(args.config)
+    return parse_config(doc.data, args.config), doc
 
 
 def open_engine(data_dir: Path, config: CenterConfig, fsync: str, fsync_ms: float = 50.0
@@ -262,49 +273,18 @@ class SimulatedLoad:
 
 # --------------------------------------------------------------------------------------------- HTTP ----
 
-def _health_app(runtime: Runtime) -> Any:
-    """A bare ASGI app with ``GET /healthz``. The admin API (quart-trio) replaces it in a later issue."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        if scope["path"] == "/healthz" and scope["method"] == "GET":
-            status, body = 200, {"status": "ok", "seq": runtime.seq, "accepted": runtime.accepted,
-                                 "refused": runtime.refused}
-        else:
-            status, body = 404, {"error": "not found"}
-        data = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
-        await send({"type": "http.response.body", "body": data})
-
-    return app
-
-
-async def _serve_http(runtime: Runtime, host: str, port: int, *,
+async def _serve_http(api: Any, host: str, port: int, *,
                       task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-    """The HTTP side, in the engine's nursery. Later: ``create_app(runtime, config)`` from ``admin_api`` here."""
-    from hypercorn.config import Config
-    from hypercorn.trio import serve as hypercorn_serve
+    """The admin API (``admin_api.create_app``) in the engine's nursery: API and engine start and stop together."""
+    from admin_api.app import create_app
+    from admin_api.app import serve as serve_app
 
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("switchboard.http")
-    await hypercorn_serve(_health_app(runtime), config, task_status=task_status)  # type: ignore[arg-type]
+    await serve_app(create_app(api), host, port, task_status=task_status)
 
 
 # --------------------------------------------------------------------------------------------- main ----
 
-def status_line(runtime: Runtime, load: SimulatedLoad | None) -> str:
+def status_line(runtime: Runtime, load: SimulatedLoad | None, plugin_faults: int = 0) -> str:
     digest = runtime.acd.digest()
     agents = digest.get("agents", {})
     waiting = sum(len(q) for q in digest.get("queues", {}).values())
@@ -314,24 +294,47 @@ def status_line(runtime: Runtime, load: SimulatedLoad | None) -> str:
             f"available={available}/{logged_in} contacts={len(digest.get('contacts', {}))}")
     if load is not None:
         line += f" sim_submitted={load.submitted} sim_refused={load.refused}"
+    if plugin_faults:
+        line += f" plugin_faults={plugin_faults}"
     return line
 
 
 async def serve(args: argparse.Namespace) -> int:
-    config = _load_config(args)
+    # The composition root: the one place of ``engine`` that reaches ``plugins`` and ``admin_api`` (lazily).
+    from plugins.host import PluginHost
+
+    config, config_file = _load_config(args)
     data_dir = Path(args.data_dir)
+    # Plugins first: a bad plugin section stops the start before the journal is touched.
+    host = await trio.to_thread.run_sync(PluginHost.open, data_dir, config_file)
+    try:
+        return await _serve_engine(args, config, data_dir, host)
+    finally:
+        host.close()
+
+
+async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir: Path, host: Any) -> int:
+    from admin_api.context import EngineHandle
+
     acd, journal, how, recovered = await trio.to_thread.run_sync(open_engine, data_dir, config, args.fsync, args.fsync_ms)
     log.info("%s", how)
     keep = args.keep_snapshots
     runtime = Runtime(acd, journal, snapshot_every=max(1, args.snapshot_every), keep_snapshots=max(1, keep),
                       prune=keep > 0)
+    dispatcher = host.attach(runtime)
+    api = EngineHandle(runtime, host.manager, host.config, dispatcher=dispatcher)
     load: SimulatedLoad | None = None
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(runtime.run)
             if not args.no_http:
-                binds = await nursery.start(_serve_http, runtime, args.host, args.port)
+                binds = await nursery.start(_serve_http, api, args.host, args.port)
                 print(f"serve: http on {' '.join(binds)}", flush=True)
+            email = host.manager.pm.get_plugin("email")
+            if email is not None and "email" in host.config.get("plugins", {}):
+                email.attach(runtime, host.manager, dispatcher)
+                port = await nursery.start(email.serve)
+                print(f"serve: smtp on {email.settings.listen_host}:{port}", flush=True)
             if args.config and recovered:
                 events, fixed = config_changes(acd.config_now(), config)
                 for event in events:
@@ -356,7 +359,7 @@ async def serve(args: argparse.Namespace) -> int:
                 await nursery.start(load.run)
             print(f"serve: ready seq={runtime.seq} ({how})", flush=True)
             if args.status_every > 0:
-                nursery.start_soon(_status_loop, runtime, load, args.status_every)
+                nursery.start_soon(_status_loop, runtime, load, host.manager, args.status_every)
             async for signum in signals:
                 log.info("%s: shutting down", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()
@@ -365,10 +368,10 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _status_loop(runtime: Runtime, load: SimulatedLoad | None, every: float) -> None:
+async def _status_loop(runtime: Runtime, load: SimulatedLoad | None, manager: Any, every: float) -> None:
     while True:
         await trio.sleep(every)
-        print(status_line(runtime, load), flush=True)
+        print(status_line(runtime, load, sum(manager.faults.values())), flush=True)
 
 
 if __name__ == "__main__":
