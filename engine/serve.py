@@ -185,11 +185,12 @@ class SimulatedLoad:
     """The simulator's callers and agents (``SimulatedChannel``) in real time against the runtime.
 
     It is an action sink (``handle``) that schedules the channel's replies on a heap, and a task that submits
-    each one when it comes due. Events the ACD refuses (an answer to an offer withdrawn meanwhile) are counted and
+    each one when it comes due. With ``plugin`` (the built-in ``sim`` plugin, as ``serve`` runs it) the
+    simulator is reached only through the channel and observer hooks, like any channel adapter. Events the ACD refuses (an answer to an offer withdrawn meanwhile) are counted and
     dropped, as a real channel's would be.
     """
 
-    def __init__(self, runtime: Runtime, config: CenterConfig, rate: float, seed: int) -> None:
+    def __init__(self, runtime: Runtime, config: CenterConfig, rate: float, seed: int, plugin: Any = None) -> None:
         from engine.sim.channel import SimulatedChannel
         from engine.sim.distributions import Distribution
 
@@ -204,6 +205,9 @@ class SimulatedLoad:
             patience=Distribution.exponential(60.0), answer=Distribution.fixed(1.0), seed=seed,
             contact_prefix=f"sim{seed}-{int(runtime.now() * 1000)}-",
         )
+        self.plugin = plugin
+        if plugin is not None:
+            plugin.attach(self.channel)
         self._heap: list[tuple[float, int, Event]] = []
         self._n = 0
         self._wake = trio.Event()
@@ -217,10 +221,18 @@ class SimulatedLoad:
         self._wake.set()
 
     def handle(self, action: Action, now: float) -> None:
-        self._push(self.channel.handle(action, now))
+        if self.plugin is None:
+            self._push(self.channel.handle(action, now))
+        else:  # the channel actions reach it through the dispatcher (on_result); observer events through the hook
+            self._push(self.plugin.drain())
         if isinstance(action, AgentStateChanged) and action.state == "not-ready" and \
                 action.reason not in ("logging-out", "login"):
             self._push([(now + 2.0, AgentReady(action.agent_id))])  # back after a missed offer or a decline
+
+    def on_result(self, hook: str, result: Any, now: float) -> None:
+        """The channel dispatcher's ``on_result``: the simulator's answer to a channel hook is its follow-ups."""
+        if isinstance(result, list):
+            self._push(result)
 
     def resume(self, acd: Any, now: float) -> None:
         """Pick up contacts a recovered ACD has in flight: answer offers, end conversations, let callers wait."""
@@ -353,7 +365,10 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
             if args.sim_load:
                 if not (args.sim_load > 0 and math.isfinite(args.sim_load)):
                     raise SwitchboardError(f"--sim-load must be a rate > 0, got {args.sim_load}")
-                load = SimulatedLoad(runtime, runtime.acd.config_now(), args.sim_load, args.seed)
+                # The simulator is a channel plugin like any other: the dispatcher hands it the ACD's actions.
+                load = SimulatedLoad(runtime, runtime.acd.config_now(), args.sim_load, args.seed,
+                                     plugin=host.manager.pm.get_plugin("sim"))
+                dispatcher.on_result = load.on_result
                 runtime.add_sink(load)
                 load.resume(runtime.acd, runtime.now())
                 await nursery.start(load.run)

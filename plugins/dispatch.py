@@ -65,16 +65,20 @@ class ChannelDispatcher:
     (``None`` if unknown), asked once per contact. ``queue_lookup(queue_id)``: the channel a queue serves,
     learnt from the contact's ``ContactStateChanged`` (which come before its channel actions): the dispatcher
     runs behind the ACD, which may have let the contact go by then (a caller turned away at closed hours).
+    ``on_result(hook, result, now)``: called with an adapter's answer when it is more than ``True`` (the
+    simulator answers with the follow-up events it schedules).
     """
 
     def __init__(self, manager: Any, channels: Iterable[str] | None, *, deadline_s: float = 1.0,
                  write_back: bool = True, keep_records: int = 1000,
                  lookup: Callable[[str], str | None] | None = None,
-                 queue_lookup: Callable[[str], str | None] | None = None) -> None:
+                 queue_lookup: Callable[[str], str | None] | None = None,
+                 on_result: Callable[[str, Any, float], None] | None = None) -> None:
         self.manager = manager
         self.channels = None if channels is None else frozenset(channels)
         self.lookup = lookup
         self.queue_lookup = queue_lookup
+        self.on_result = on_result
         self.deadline_s = deadline_s
         self.write_back = write_back
         self.keep_records = keep_records
@@ -120,6 +124,8 @@ class ChannelDispatcher:
         if hook is None:
             return
         taken = await self.manager.acall(hook, deadline_s=self.deadline_s, channel=channel, action=action, now=now)
+        if taken is not None and taken is not True and self.on_result is not None:
+            self.on_result(hook, taken, now)
         if taken is None:
             self.untaken += 1
             log.debug("%s of %s on %r: no adapter took it", hook, action.contact_id, channel)

@@ -3,7 +3,9 @@
 It owns the channel named ``"sim"`` (and the ``channel`` value the simulated contacts carry, ``"voice"`` by
 default, once a simulator is attached). Until ``attach`` is called it owns nothing and every hook returns ``None``.
 
-Each channel hook hands the engine's action to the simulator and returns what the simulator schedules in answer,
+The channel hooks are ``async def`` without awaits: the simulator is quick and never blocks, so the dispatcher
+awaits them in the engine's thread (a sync hook would cost a worker thread per action). Each channel hook hands
+the engine's action to the simulator and returns what the simulator schedules in answer,
 a list of ``(time, event)`` (possibly empty: "taken, nothing follows"), which the driver feeds back to the ACD.
 Actions that reach the simulator only as observer events (``ContactStateChanged``, ``ContactRecord``) are passed
 through ``observe_action``; their follow-ups are queued and collected with ``drain()``.
@@ -68,19 +70,19 @@ class SimChannelPlugin:
         self.started = False
 
     @hookimpl
-    def channel_answer(self, channel: str, action: Any, now: float) -> list[tuple[float, Any]] | None:
+    async def channel_answer(self, channel: str, action: Any, now: float) -> list[tuple[float, Any]] | None:
         return self._forward(channel, action, now)
 
     @hookimpl
-    def channel_bridge(self, channel: str, action: Any, now: float) -> list[tuple[float, Any]] | None:
+    async def channel_bridge(self, channel: str, action: Any, now: float) -> list[tuple[float, Any]] | None:
         return self._forward(channel, action, now)
 
     @hookimpl
-    def channel_play(self, channel: str, action: Any, now: float) -> list[tuple[float, Any]] | None:
+    async def channel_play(self, channel: str, action: Any, now: float) -> list[tuple[float, Any]] | None:
         return self._forward(channel, action, now)  # heard and ignored by simulated callers
 
     @hookimpl
-    def channel_hangup(self, channel: str, action: Any, now: float) -> list[tuple[float, Any]] | None:
+    async def channel_hangup(self, channel: str, action: Any, now: float) -> list[tuple[float, Any]] | None:
         return self._forward(channel, action, now)
 
     @hookimpl

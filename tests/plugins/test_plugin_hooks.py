@@ -228,22 +228,23 @@ def test_channel_hooks_are_owned_by_channel_name(manager: PluginManager) -> None
     assert chat.calls == [("start", {}), ("message", "hi"), ("stop", None)]
 
 
-def test_builtin_sim_is_a_channel_plugin(manager: PluginManager) -> None:
+async def test_builtin_sim_is_a_channel_plugin(manager: PluginManager) -> None:
+    """Its per-contact hooks are ``async`` (quick, never blocking): called with ``acall``, as the dispatcher does."""
     sim_plugin = manager.pm.get_plugin("sim")
     assert sim_plugin is not None
     offer = OfferContact("a1", "c1", "voice", "q", 20.0, "", {})
-    assert manager.call("channel_answer", channel="voice", action=offer, now=0.0) is None  # nothing attached
+    assert await manager.acall("channel_answer", channel="voice", action=offer, now=0.0) is None  # nothing attached
     sim = SimulatedChannel(agents=["a1"], talk=Distribution.fixed(30.0), scheduled=[(1.0, "q")])
     sim_plugin.attach(sim)
     manager.call("channel_start", config={})
     started = sim_plugin.drain()
     assert [type(e).__name__ for _, e in started] == ["AgentLogin", "AgentReady", "ContactArrived"]
-    follow = manager.call("channel_answer", channel="voice", action=offer, now=1.0)
+    follow = await manager.acall("channel_answer", channel="voice", action=offer, now=1.0)
     assert [(t, type(e).__name__) for t, e in follow] == [(1.0, "OfferAccepted")]
-    follow = manager.call("channel_bridge", channel="voice", action=Bridge("c1", "a1"), now=1.0)
+    follow = await manager.acall("channel_bridge", channel="voice", action=Bridge("c1", "a1"), now=1.0)
     assert [(t, type(e).__name__) for t, e in follow] == [(31.0, "AgentHungUp")]
-    assert manager.call("channel_play", channel="voice", action=PlayPrompt("c1", "hold"), now=1.0) == []
-    assert manager.call("channel_answer", channel="chat", action=offer, now=1.0) is None
+    assert await manager.acall("channel_play", channel="voice", action=PlayPrompt("c1", "hold"), now=1.0) == []
+    assert await manager.acall("channel_answer", channel="chat", action=offer, now=1.0) is None
 
 
 class Counter:

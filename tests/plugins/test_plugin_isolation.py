@@ -154,3 +154,22 @@ def test_strict_configure_stops_at_the_first_bad_plugin(bare: PluginManager) -> 
     assert bare.faults == {"picky": 1}
     with pytest.raises(ConfigError, match=r"plugin 'picky': center.toml:7: plugins.picky.colour: unknown key"):
         bare.configure({}, strict=True)
+
+
+def test_sync_call_runs_async_implementations_that_never_suspend(bare: PluginManager) -> None:
+    class Quick:
+        @hookimpl
+        async def crm_lookup(self, customer: str) -> dict:
+            return {"name": "quick"}
+
+    class Awaiting:
+        @hookimpl
+        async def crm_history(self, customer: str) -> list:
+            await trio.sleep(0)
+            return [{"x": 1}]
+
+    bare.register(Quick(), "quick")
+    bare.register(Awaiting(), "awaiting")
+    assert bare.call("crm_lookup", customer="+1") == {"name": "quick"}
+    assert bare.call("crm_history", customer="+1") == []  # it suspended: needs acall; a fault, not a hang
+    assert bare.faults == {"awaiting": 1}
