@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 import trio.testing
+
+from engine.store import SqliteStore
 
 
 @pytest.fixture
@@ -25,3 +30,26 @@ def _register_hypothesis_profiles() -> None:
 
 
 _register_hypothesis_profiles()
+
+
+class ManualClock:
+    """A wall clock the test sets by hand (``clock.now = ...``), for records stamped with times."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: ManualClock) -> Iterator[SqliteStore]:
+    """A fresh SQLite store in ``tmp_path`` on the manual ``clock``."""
+    s = SqliteStore(tmp_path / "store.db", clock=clock)
+    yield s
+    s.close()

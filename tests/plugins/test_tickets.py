@@ -4,8 +4,6 @@ IVR self-service status by reference, and configuration errors naming file:line:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +15,7 @@ from engine.tomlfile import TomlFile
 from plugins.builtin.tickets.plugin import validate
 from plugins.builtin.tickets.routing import Rule, route
 from plugins.manager import PluginManager
+from tests.conftest import ManualClock
 
 CENTER = """\
 [plugins.tickets]
@@ -35,26 +34,6 @@ department = "sales-backoffice"
 queue = "sales"
 channel = ["voice", "chat"]
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "tickets.db", clock=clock)
-    yield s
-    s.close()
 
 
 @pytest.fixture
@@ -117,7 +96,7 @@ def test_route_conditions() -> None:
     assert route([Rule("all")], "d") == "all"
 
 
-def test_status_and_assignee_changes_keep_a_history(tickets: PluginManager, clock: Clock) -> None:
+def test_status_and_assignee_changes_keep_a_history(tickets: PluginManager, clock: ManualClock) -> None:
     ref = _create(tickets, {"contact_id": "c1", "channel": "voice", "customer": "+15550100"}, "Line dead")["reference"]
     clock.now = 1010.0
     assert _update(tickets, ref, assignee="bo", who="lead")["assignee"] == "bo"
@@ -156,7 +135,7 @@ def test_open_tickets_of_a_customer(tickets: PluginManager, store: SqliteStore) 
     assert tickets.call("tickets_open", customer="nobody@example.com") == []
 
 
-async def test_ivr_self_service_ticket_status(tickets: PluginManager, clock: Clock) -> None:
+async def test_ivr_self_service_ticket_status(tickets: PluginManager, clock: ManualClock) -> None:
     ref = _create(tickets, {"contact_id": "c1", "channel": "voice", "customer": "+15550100"}, "No signal")["reference"]
     clock.now = 2000.0
     _update(tickets, ref, status="pending", note="engineer visit on Friday")

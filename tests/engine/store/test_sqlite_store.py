@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,26 +18,7 @@ from engine.store import (
     parse_reference,
 )
 from engine.store.sqlite import SCHEMA_VERSION
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "store.db", clock=clock)
-    yield s
-    s.close()
+from tests.conftest import ManualClock
 
 
 def _interaction(contact_id: str, customer_id: int, channel: str, arrived: float, **kw: object) -> Interaction:
@@ -116,7 +96,7 @@ def test_history_across_channels_newest_first_and_idempotent(store: SqliteStore)
         store.record_interaction(_interaction("c9", 42, "voice", 1.0))
 
 
-def test_ticket_lifecycle_with_history(store: SqliteStore, clock: Clock) -> None:
+def test_ticket_lifecycle_with_history(store: SqliteStore, clock: ManualClock) -> None:
     ada = store.find_or_create_customer("phone", "+15550100")
     ticket = store.create_ticket(ada.id, "billing", "Invoice twice", contact_id="c1", note="caller upset",
                                  who="a1")
@@ -160,7 +140,7 @@ def test_refusals_are_clear(store: SqliteStore) -> None:
     assert parse_reference(" T-000123 ") == 123
 
 
-def test_reopening_the_file_finds_everything(tmp_path: Path, clock: Clock) -> None:
+def test_reopening_the_file_finds_everything(tmp_path: Path, clock: ManualClock) -> None:
     path = tmp_path / "store.db"
     first = SqliteStore(path, clock=clock)
     ada = first.find_or_create_customer("email", "ada@example.com", name="Ada")
@@ -193,7 +173,7 @@ def test_foreign_keys_are_enforced(store: SqliteStore) -> None:
         store._db.execute("INSERT INTO identities (kind, value, customer_id) VALUES ('chat', 'x', 77)")
 
 
-async def test_async_wrapper_under_trio(tmp_path: Path, clock: Clock) -> None:
+async def test_async_wrapper_under_trio(tmp_path: Path, clock: ManualClock) -> None:
     store = AsyncStore(SqliteStore(tmp_path / "a.db", clock=clock))
     ada = await store.find_or_create_customer("phone", "+15550100", name="Ada")
 
