@@ -5,9 +5,11 @@ connected socket (a customer's, keyed by contact id, or an agent's, keyed by age
 ``ChatState`` returns and drained by the socket code in ``admin_api.chat``. A frame for a recipient with no socket
 is dropped (the agent who reconnects gets the next ones; the ACD's timers handle an offer nobody saw).
 
-The channel hooks are plain (sync) functions, because ``PluginManager.call`` cannot run coroutines; under
-``acall`` they run in a worker thread, so each one hops back to the trio thread (``trio.from_thread``) before
-touching the state or an outbox: all state changes happen on the trio thread, in the order the hooks are called.
+The per-contact channel hooks are ``async def`` that never suspend: the dispatcher (``acall``) awaits them on the
+trio thread, so a voice action costs no worker thread just to learn that chat does not own it, and a sync
+``PluginManager.call`` still runs them to completion. ``channel_send_message`` stays sync; whichever thread a
+hook runs on, ``on_trio`` makes every change to the state or an outbox happen on the trio thread, in the order
+the hooks are called.
 Hooks return ``None`` for other channels and contacts this adapter does not hold, and for an offer to an agent
 with no socket (``None`` = "not taken", see ``plugins/hookspecs.py``).
 """
@@ -126,7 +128,7 @@ class ChatChannelPlugin:
         return channel == CHANNEL and self.state.owns(contact_id)
 
     @hookimpl
-    def channel_answer(self, channel: str, action: Any, now: float) -> bool | None:
+    async def channel_answer(self, channel: str, action: Any, now: float) -> bool | None:
         if not isinstance(action, OfferContact):
             return None
 
@@ -139,7 +141,7 @@ class ChatChannelPlugin:
         return on_trio(work)
 
     @hookimpl
-    def channel_bridge(self, channel: str, action: Any, now: float) -> bool | None:
+    async def channel_bridge(self, channel: str, action: Any, now: float) -> bool | None:
         def work() -> bool | None:
             if not isinstance(action, (Bridge, Unbridge)) or not self._owned(channel, action.contact_id):
                 return None
@@ -152,7 +154,7 @@ class ChatChannelPlugin:
         return on_trio(work)
 
     @hookimpl
-    def channel_play(self, channel: str, action: Any, now: float) -> bool | None:
+    async def channel_play(self, channel: str, action: Any, now: float) -> bool | None:
         def work() -> bool | None:
             if not self._owned(channel, getattr(action, "contact_id", "")):
                 return None
@@ -171,7 +173,7 @@ class ChatChannelPlugin:
         return on_trio(work)
 
     @hookimpl
-    def channel_hangup(self, channel: str, action: Any, now: float) -> bool | None:
+    async def channel_hangup(self, channel: str, action: Any, now: float) -> bool | None:
         def work() -> bool | None:
             if not isinstance(action, (HangUp, CancelOffer)) or not self._owned(channel, action.contact_id):
                 return None
@@ -197,7 +199,7 @@ class ChatChannelPlugin:
         return on_trio(work)
 
     @hookimpl
-    def channel_contact_ended(self, channel: str, record: Any, now: float) -> dict[str, Any] | None:
+    async def channel_contact_ended(self, channel: str, record: Any, now: float) -> dict[str, Any] | None:
         def work() -> dict[str, Any] | None:
             if not self._owned(channel, record.contact_id):
                 return None

@@ -231,7 +231,7 @@ class EmailChannelPlugin:
             self.settings = EmailSettings.from_config(config if isinstance(config, Mapping) else None)
 
     @hookimpl
-    def channel_answer(self, channel: str, action: Any, now: float) -> bool | None:
+    async def channel_answer(self, channel: str, action: Any, now: float) -> bool | None:
         if channel != CHANNEL or not isinstance(action, OfferContact):
             return None
 
@@ -249,7 +249,7 @@ class EmailChannelPlugin:
         return on_trio(work)
 
     @hookimpl
-    def channel_bridge(self, channel: str, action: Any, now: float) -> bool | None:
+    async def channel_bridge(self, channel: str, action: Any, now: float) -> bool | None:
         if channel != CHANNEL:
             return None
 
@@ -263,14 +263,14 @@ class EmailChannelPlugin:
         return on_trio(work)
 
     @hookimpl
-    def channel_play(self, channel: str, action: Any, now: float) -> bool | None:
+    async def channel_play(self, channel: str, action: Any, now: float) -> bool | None:
         if channel != CHANNEL:
             return None
         # Prompts and announcements are not mailed to the customer (no auto-replies): taken, nothing to do.
         return on_trio(lambda: True if getattr(action, "contact_id", None) in self.threads else None)
 
     @hookimpl
-    def channel_hangup(self, channel: str, action: Any, now: float) -> bool | None:
+    async def channel_hangup(self, channel: str, action: Any, now: float) -> bool | None:
         if channel != CHANNEL:
             return None
 
@@ -303,7 +303,7 @@ class EmailChannelPlugin:
         return True
 
     @hookimpl
-    def channel_contact_ended(self, channel: str, record: Any, now: float) -> dict[str, Any] | None:
+    async def channel_contact_ended(self, channel: str, record: Any, now: float) -> dict[str, Any] | None:
         if channel != CHANNEL:
             return None
 
