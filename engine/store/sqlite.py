@@ -35,6 +35,8 @@ from engine.store.base import (
     normalise_identity,
     parse_reference,
 )
+from engine.store.dnc_sqlite import DncStoreMixin
+from engine.store.leads_sqlite import LeadStoreMixin
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -88,11 +90,67 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX ticket_events_ticket ON ticket_events(ticket_id, id);
     """,
+    # 1 -> 2: outbound lead lists (engine.store.leads_sqlite)
+    """
+    CREATE TABLE lead_imports (
+        id INTEGER PRIMARY KEY,
+        campaign TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        digest TEXT NOT NULL,
+        at REAL NOT NULL,
+        imported INTEGER NOT NULL,
+        rejected INTEGER NOT NULL,
+        errors TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE leads (
+        campaign TEXT NOT NULL,
+        id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        timezones TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        value REAL NOT NULL DEFAULT 0,
+        fields TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'new',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_attempt REAL,
+        next_attempt REAL,
+        last_outcome TEXT NOT NULL DEFAULT '',
+        import_id INTEGER REFERENCES lead_imports(id),
+        created REAL NOT NULL,
+        PRIMARY KEY (campaign, id),
+        UNIQUE (campaign, phone)
+    );
+    CREATE INDEX leads_due ON leads(campaign, status, next_attempt);
+    """,
+    # 2 -> 3: do-not-call and block lists, the compliance audit trail (engine.store.dnc_sqlite)
+    """
+    CREATE TABLE dnc (
+        list TEXT NOT NULL,
+        number TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT '',
+        added REAL NOT NULL,
+        PRIMARY KEY (list, number)
+    );
+    CREATE INDEX dnc_number ON dnc(number);
+    CREATE TABLE compliance_audit (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        number TEXT NOT NULL,
+        campaign TEXT NOT NULL DEFAULT '',
+        lead TEXT NOT NULL DEFAULT '',
+        allowed INTEGER NOT NULL,
+        rule TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX compliance_audit_number ON compliance_audit(number, at);
+    CREATE INDEX compliance_audit_campaign ON compliance_audit(campaign, at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SqliteStore(Store):
+class SqliteStore(LeadStoreMixin, DncStoreMixin, Store):
     """The store in one SQLite file (``":memory:"`` for a throw-away one). ``clock`` stamps creations and
     updates (Unix seconds by default; inject one for deterministic tests)."""
 
