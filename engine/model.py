@@ -206,3 +206,108 @@ class CenterConfig:
             dispositions=tuple(data.get("dispositions", DEFAULT_DISPOSITIONS)),
             seed=int(data.get("seed", 0)),
         )
+
+
+# ------------------------------------------------------------------------------------------------ outbound ----
+
+DIAL_MODES: tuple[str, ...] = ("preview", "progressive", "power", "predictive")
+
+DIAL_OUTCOMES: tuple[str, ...] = ("human", "machine", "busy", "no-answer", "failed", "abandoned")
+"""What one dial attempt ends in, as far as the dialer is concerned (``abandoned``: a person answered and no
+agent reached them within the grace)."""
+
+DEFAULT_RETRY_S: dict[str, float] = {"busy": 600.0, "no-answer": 3600.0, "machine": 7200.0, "failed": 1800.0,
+                                     "abandoned": 86400.0}
+"""Default delay before a lead is tried again after each outcome (``abandoned``: not again that day)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """One number a campaign may call.
+
+    ``phone``: E.164 (``+14155550100``). ``timezones``: the callee's possible IANA zones (a number whose region
+    spans several zones lists them all; calling hours must hold in every one). ``priority``: higher first;
+    ``value``: customer value (a tie-breaker after priority). ``fields``: free columns of the import (shown in
+    the screen pop). ``attempts`` / ``last_attempt`` / ``next_attempt``: the retry state (Unix seconds or None).
+    ``agent``: set for an agent-scheduled callback reserved to that agent.
+    """
+
+    id: str
+    campaign: str
+    phone: str
+    timezones: tuple[str, ...] = ("UTC",)
+    priority: int = 0
+    value: float = 0.0
+    fields: dict[str, str] = field(default_factory=dict)
+    attempts: int = 0
+    last_attempt: float | None = None
+    next_attempt: float | None = None
+    agent: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["timezones"] = list(self.timezones)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Lead:
+        data = dict(data)
+        data["timezones"] = tuple(data.get("timezones", ("UTC",)))
+        data["fields"] = dict(data.get("fields", {}))
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignConfig:
+    """An outbound campaign: how it dials, who takes its calls, and the rules it dials under.
+
+    ``queue``: the ACD queue its connected calls are routed through (its skills are the campaign's agent group;
+    keep its priority below the inbound queues': inbound takes priority). ``mode``: one of ``DIAL_MODES``;
+    ``power_ratio``: lines per free agent in power mode. ``abandon_target``: abandoned ÷ answered by a person,
+    the cap the predictive pacer stays under (0.03 by law in the US and the UK); ``abandon_grace_s``: a person
+    must reach an agent within this (the 2-second rule). ``ring_timeout_s``: a dial not answered by then is
+    no-answer. ``calling_hours``: ``(first_minute, last_minute)`` of the callee's local day (default 08:00–21:00).
+    ``max_attempts`` per lead, ``min_interval_s`` between two attempts, ``daily_cap`` dials per number per local
+    day across every campaign. ``retry_s``: delay after each outcome. ``machine``: ``"hangup"``, ``"message"``
+    (leave ``machine_message``) or ``"retry"``. ``preview_timeout_s``: how long an agent may look at a preview
+    before it goes back to the pool.
+    """
+
+    id: str
+    queue: str
+    name: str = ""
+    mode: str = "predictive"
+    caller_id: str = ""
+    power_ratio: float = 2.0
+    abandon_target: float = 0.03
+    abandon_grace_s: float = 2.0
+    ring_timeout_s: float = 25.0
+    calling_hours: tuple[int, int] = (8 * 60, 21 * 60)
+    max_attempts: int = 6
+    min_interval_s: float = 3600.0
+    daily_cap: int = 3
+    retry_s: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RETRY_S))
+    machine: str = "hangup"
+    machine_message: str = "machine-message"
+    abandon_message: str = "abandon-message"
+    preview_timeout_s: float = 30.0
+    active: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["calling_hours"] = list(self.calling_hours)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CampaignConfig:
+        data = dict(data)
+        if "calling_hours" in data:
+            data["calling_hours"] = tuple(data["calling_hours"])
+        if "retry_s" in data:
+            data["retry_s"] = {**DEFAULT_RETRY_S, **data["retry_s"]}
+        return cls(**data)
+
+    def rules(self) -> dict[str, Any]:
+        """The compliance parameters sent to the rules with every check (``request["rules"]``)."""
+        return {"calling_hours": list(self.calling_hours), "max_attempts": self.max_attempts,
+                "min_interval_s": self.min_interval_s, "daily_cap": self.daily_cap}
