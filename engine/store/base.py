@@ -21,9 +21,13 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import StoreError
+
+if TYPE_CHECKING:
+    from engine.leads import ImportResult, LeadImport
+    from engine.model import Lead
 
 IDENTITY_KINDS: tuple[str, ...] = ("phone", "email", "chat", "crm")
 
@@ -244,3 +248,51 @@ class Store(ABC):
     @abstractmethod
     def open_tickets(self, customer_id: int) -> list[Ticket]:
         """The customer's tickets whose status is in ``OPEN_STATUSES``, newest first."""
+
+    # ----------------------------------------------------------------------------------------- lead lists ----
+    # Statuses are ``engine.leads.LEAD_STATUSES``: "new" (imported, never attempted), "scheduled" (attempted, due
+    # again at ``next_attempt``), "done", "dnc", "exhausted" (final: never dialled again). "new" and "scheduled"
+    # are open. A number is in a campaign at most once (``(campaign, phone)`` is unique, as is ``(campaign, id)``).
+
+    @abstractmethod
+    def import_leads(self, campaign: str, parsed: LeadImport, *, source: str = "") -> ImportResult:
+        """Add the good rows of ``parsed`` (from ``engine.leads.parse_leads``) to ``campaign`` with status "new", in
+        one transaction. A row whose number is already in the campaign is not added again but reported as a
+        ``RowError`` "already imported" with its line (likewise an id already used by another number); the parse
+        errors are carried over. ``rows == imported + rejected``. The import is recorded (``lead_imports``) with its
+        errors; ``same_file_as`` names an earlier import of the same content. ``source`` defaults to
+        ``parsed.source``; ``StoreError`` if ``parsed`` was made for another campaign."""
+
+    @abstractmethod
+    def leads(self, campaign: str, *, status: str | None = None, limit: int = 1000, offset: int = 0) -> list[Lead]:
+        """The campaign's leads (only those in ``status`` if given), in import order; ``limit`` 1..100000."""
+
+    @abstractmethod
+    def lead(self, campaign: str, lead_id: str) -> Lead:
+        """One lead; ``StoreError`` if the campaign has no such lead."""
+
+    @abstractmethod
+    def lead_status(self, campaign: str, lead_id: str) -> str:
+        """One lead's status (``Lead`` does not carry it); ``StoreError`` if there is no such lead."""
+
+    @abstractmethod
+    def lead_counts(self, campaign: str) -> dict[str, int]:
+        """Status -> number of the campaign's leads in it, every status present (0 when none)."""
+
+    @abstractmethod
+    def due_leads(self, campaign: str, now: float, limit: int) -> list[Lead]:
+        """At most ``limit`` open leads ("new" or "scheduled") whose ``next_attempt`` is None or ``<= now``:
+        priority first (highest), then value (highest), then ``next_attempt`` (never-scheduled first, then the
+        longest overdue), then import order. Compliance (calling hours, DNC) is not checked here."""
+
+    @abstractmethod
+    def record_attempt(self, campaign: str, lead_id: str, *, at: float, outcome: str, next_attempt: float | None,
+                       status: str) -> Lead:
+        """After a dial attempt: ``attempts`` + 1, ``last_attempt = at``, the new ``next_attempt`` and ``status``
+        (any but "new"; a final status needs ``next_attempt`` None), the outcome kept as the last one. Returns the
+        updated lead; ``StoreError`` for an unknown lead, status or empty outcome (nothing written)."""
+
+    @abstractmethod
+    def lead_imports(self, campaign: str) -> list[dict[str, Any]]:
+        """The campaign's imports, oldest first: ``id, campaign, source, digest, at, imported, rejected,
+        error_count`` and ``errors`` (``RowError.to_dict()`` items, at most 10,000 kept per import)."""

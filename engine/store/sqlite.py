@@ -100,6 +100,7 @@ MIGRATIONS: tuple[str, ...] = (
         at REAL NOT NULL,
         imported INTEGER NOT NULL,
         rejected INTEGER NOT NULL,
+        error_count INTEGER NOT NULL DEFAULT 0,
         errors TEXT NOT NULL DEFAULT '[]'
     );
     CREATE TABLE leads (
@@ -110,17 +111,20 @@ MIGRATIONS: tuple[str, ...] = (
         priority INTEGER NOT NULL DEFAULT 0,
         value REAL NOT NULL DEFAULT 0,
         fields TEXT NOT NULL DEFAULT '{}',
-        status TEXT NOT NULL DEFAULT 'new',
+        status TEXT NOT NULL DEFAULT 'new'
+            CHECK (status IN ('new', 'scheduled', 'done', 'dnc', 'exhausted')),
         attempts INTEGER NOT NULL DEFAULT 0,
         last_attempt REAL,
         next_attempt REAL,
         last_outcome TEXT NOT NULL DEFAULT '',
+        agent TEXT,
         import_id INTEGER REFERENCES lead_imports(id),
         created REAL NOT NULL,
         PRIMARY KEY (campaign, id),
         UNIQUE (campaign, phone)
     );
     CREATE INDEX leads_due ON leads(campaign, status, next_attempt);
+    CREATE INDEX lead_imports_campaign ON lead_imports(campaign, digest);
     """,
     # 2 -> 3: do-not-call and block lists, the compliance audit trail (engine.store.dnc_sqlite)
     """
