@@ -134,7 +134,22 @@ def crm_write_back(contact_record: Any) -> None:
 @hookspec
 def compliance_check(request: Any) -> Verdict | None:
     """Called before an outbound dial (dialer, callback) with ``request``: a mapping with at least ``number``,
-    ``campaign`` (or ``None``), ``lead`` (or ``None``) and ``now`` (engine time).
+    ``campaign`` (or ``None``), ``lead`` (or ``None``) and ``now`` (engine time). The dialer sends, right before
+    each dial::
+
+        number        "+14155550100"  (E.164)
+        campaign      the campaign id, or None
+        lead          engine.model.Lead.to_dict() (id, campaign, phone, timezones, priority, value, fields,
+                      attempts, last_attempt, next_attempt, agent), or None
+        timezones     the callee's possible IANA zones: calling hours must hold in every one
+        now           Unix seconds (virtual time in a simulation)
+        rules         engine.model.CampaignConfig.rules(): calling_hours [first_minute, last_minute),
+                      max_attempts, min_interval_s, daily_cap; a missing key takes the rule's own default
+        recent_dials  Unix times of the earlier dials to this number in the last 48 h, every campaign
+
+    A rule reads what it needs and treats a missing key as "not known": a rule that cannot judge without it
+    refuses (the built-in ``calling-hours`` refuses an unknown or empty zone). The request is shared: never
+    modify it. Rules are called on the dial path: answer quickly (an indexed lookup, no network round trip).
 
     Returns a ``Verdict`` or ``None`` (no opinion). Collected: every rule is asked, and any refusal wins (the
     first ``Verdict(allowed=False)`` in call order is the answer, with its reason and rule); no refusal means

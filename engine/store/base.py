@@ -187,6 +187,53 @@ class Store(ABC):
     def close(self) -> None:
         """Release the connection; further calls raise ``StoreError``."""
 
+    # ------------------------------------------------------------------- do-not-call lists, compliance audit ----
+    # List names: "global", "blocked" (people who complained) and "campaign:<id>"; anything else is a
+    # ``StoreError``. Numbers are stored in E.164 (normalised with ``phonenumbers``; a number that is not valid is
+    # a ``StoreError`` when added, and found on no list when looked up). The compliance rules query these on every
+    # check, so a number added mid-campaign is refused from the next check on.
+
+    @abstractmethod
+    def dnc_add(self, number: str, *, list_name: str = "global", reason: str = "", source: str = "") -> bool:
+        """Put ``number`` on ``list_name``; ``True`` if it was not there yet (``False``: already listed, the first
+        entry's reason and source are kept)."""
+
+    @abstractmethod
+    def dnc_remove(self, number: str, list_name: str = "global") -> bool:
+        """Take ``number`` off ``list_name``; ``True`` if it was there."""
+
+    @abstractmethod
+    def dnc_lists_for(self, number: str) -> set[str]:
+        """The names of every list ``number`` is on (empty set: none)."""
+
+    @abstractmethod
+    def dnc_import(self, text: str, *, list_name: str = "global", source: str = "",
+                   region: str | None = None) -> tuple[int, list[Any]]:
+        """Add the numbers of ``text`` to ``list_name`` in one transaction: one number per line (blank and ``#``
+        lines skipped) or CSV with a header line holding a ``phone`` column (an optional ``reason`` column is
+        kept). ``region`` (ISO country) reads numbers written without ``+``. Returns ``(added, errors)``:
+        ``added`` counts numbers new to the list; ``errors`` are ``engine.leads.RowError`` (line, ``"phone"``,
+        reason, raw value) for each invalid number, which never costs another line. ``StoreError`` (nothing
+        written) for a CSV header without ``phone`` or an unknown list."""
+
+    @abstractmethod
+    def dnc_entries(self, list_name: str = "global", limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """The entries of ``list_name`` (``list, number, reason, source, added``), oldest first; ``limit``
+        1..100000."""
+
+    @abstractmethod
+    def record_compliance(self, *, at: float, number: str, campaign: str | None, lead: str | None, allowed: bool,
+                          rule: str, reason: str) -> None:
+        """Append one compliance decision to the audit trail (``campaign`` / ``lead`` ``None`` when there is
+        none). ``StoreError`` for an empty number or a time that is not a number."""
+
+    @abstractmethod
+    def compliance_audit(self, *, number: str | None = None, campaign: str | None = None,
+                         limit: int = 100) -> list[dict[str, Any]]:
+        """Audit rows (``at, number, campaign, lead, allowed, rule, reason``; ``campaign`` / ``lead`` ``None`` when
+        recorded without), newest first, only those of ``number`` and/or ``campaign`` when given; at most
+        ``limit`` (1..100000)."""
+
     # customers
     @abstractmethod
     def find_customer(self, kind: str, value: str) -> Customer | None:

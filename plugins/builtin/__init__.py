@@ -17,6 +17,12 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "email": "plugins.builtin.email.plugin:EmailChannelPlugin",
     "crm": "plugins.builtin.crm:CrmPlugin",
     "tickets": "plugins.builtin.tickets:TicketsPlugin",
+    "compliance-dnc": "plugins.builtin.compliance:DncRule",
+    "compliance-blocked": "plugins.builtin.compliance:BlockedRule",
+    "compliance-calling-hours": "plugins.builtin.compliance:CallingHoursRule",
+    "compliance-max-attempts": "plugins.builtin.compliance:MaxAttemptsRule",
+    "compliance-min-interval": "plugins.builtin.compliance:MinIntervalRule",
+    "compliance-daily-cap": "plugins.builtin.compliance:DailyCapRule",
 }
 
 

@@ -49,9 +49,12 @@ def test_example_rules_work_when_loaded(example_installed: Path, monkeypatch: py
     monkeypatch.syspath_prepend(str(example_installed))
     manager = PluginManager({"plugins": {"example": {"refuse_prefixes": ["+1900", "+4490"]}}})
     manager.configure()
-    verdict = manager.check_compliance({"number": "+44901234"})
+    # the built-in rules judge too: give them what the dialer sends (13:00 in Paris, a lead never attempted)
+    facts = {"campaign": None, "lead": None, "timezones": ["Europe/Paris"], "now": 1767268800.0,
+             "recent_dials": []}
+    verdict = manager.check_compliance({"number": "+44901234", **facts})
     assert not verdict.allowed and verdict.rule == "example-prefix" and "+4490" in verdict.reason
-    assert manager.check_compliance({"number": "+33123"}).allowed
+    assert manager.check_compliance({"number": "+33123", **facts}).allowed
     manager.call("observe_action", action="x", now=0.0)
     import switchboard_example_plugin
 
@@ -91,7 +94,9 @@ def test_command_table_and_json(capsys: pytest.CaptureFixture[str], monkeypatch:
     from plugins.builtin import BUILTIN_PLUGINS
 
     assert sorted(p["name"] for p in listed) == sorted(BUILTIN_PLUGINS)
-    assert {"ivr", "crm", "chat", "email", "tickets", "sim"} <= set(BUILTIN_PLUGINS)
+    assert {"ivr", "crm", "chat", "email", "tickets", "sim", "compliance-dnc", "compliance-blocked",
+            "compliance-calling-hours", "compliance-max-attempts", "compliance-min-interval",
+            "compliance-daily-cap"} <= set(BUILTIN_PLUGINS)
 
 
 def test_command_reads_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
