@@ -17,12 +17,14 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "email": "plugins.builtin.email.plugin:EmailChannelPlugin",
     "crm": "plugins.builtin.crm:CrmPlugin",
     "tickets": "plugins.builtin.tickets:TicketsPlugin",
+    # compliance rules: the last registered is asked first, so when several refuse, the verdict names the
+    # weightiest (blocked, then dnc, calling-hours, max-attempts, min-interval, daily-cap)
+    "compliance-daily-cap": "plugins.builtin.compliance:DailyCapRule",
+    "compliance-min-interval": "plugins.builtin.compliance:MinIntervalRule",
+    "compliance-max-attempts": "plugins.builtin.compliance:MaxAttemptsRule",
+    "compliance-calling-hours": "plugins.builtin.compliance:CallingHoursRule",
     "compliance-dnc": "plugins.builtin.compliance:DncRule",
     "compliance-blocked": "plugins.builtin.compliance:BlockedRule",
-    "compliance-calling-hours": "plugins.builtin.compliance:CallingHoursRule",
-    "compliance-max-attempts": "plugins.builtin.compliance:MaxAttemptsRule",
-    "compliance-min-interval": "plugins.builtin.compliance:MinIntervalRule",
-    "compliance-daily-cap": "plugins.builtin.compliance:DailyCapRule",
 }
 
 
