@@ -98,7 +98,7 @@ cdef int _lm_init(LogMoments* m, double mean_s, double sd_s, double alpha) excep
 
 cdef void _lm_add(LogMoments* m, double x) noexcept:
     cdef double y, a, d
-    if x <= 0.0:
+    if x < 1e-3:
         x = 1e-3
     y = log(x)
     m.n += 1
