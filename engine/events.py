@@ -78,7 +78,7 @@ def decode(data: list[Any]) -> Message:
     return cls(**kwargs)
 
 
-_TUPLE_FIELDS = {"preferred_agents", "history"}
+_TUPLE_FIELDS = {"preferred_agents", "history", "leads"}
 
 
 # --------------------------------------------------------------------------------------------------- events ----

@@ -245,9 +245,10 @@ class Lead:
     agent: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["timezones"] = list(self.timezones)
-        return data
+        return {"id": self.id, "campaign": self.campaign, "phone": self.phone, "timezones": list(self.timezones),
+                "priority": self.priority, "value": self.value, "fields": dict(self.fields),
+                "attempts": self.attempts, "last_attempt": self.last_attempt, "next_attempt": self.next_attempt,
+                "agent": self.agent}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Lead:

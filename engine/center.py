@@ -1,0 +1,59 @@
+"""``Center``: the ACD and the dialer as one sans-IO state machine (one partition's whole routing state).
+
+The dialer's agents are the ACD's (blended work), and a call the dialer connects to a person becomes an ACD
+contact. ``feed(event, now)`` gives a dialer event to the dialer and any other event to the ACD (a ``Tick`` to
+both); every action of the ACD is shown to the dialer (``Dialer.observe``), and the events the dialer addresses
+to the ACD (a person to route, a person to withdraw after the 2-second rule) are fed to the ACD at once, in order,
+within the same call. The returned list holds every action of both, in the order they happened: ``Center`` is
+``Acd``-like (``feed``, ``next_deadline``), so the simulator's driver and the runtime drive it unchanged, and
+since everything it does follows from the events fed, a journal of those events replays it exactly.
+"""
+
+from __future__ import annotations
+
+from engine.acd import Acd
+from engine.dialer import Dialer
+from engine.events import Action, Event, Tick, UpsertAgent, UpsertQueue
+
+
+class Center:
+    """``acd`` and ``dialer`` driven together. See the module docstring."""
+
+    def __init__(self, acd: Acd, dialer: Dialer) -> None:
+        self.acd = acd
+        self.dialer = dialer
+        self._dialer_events = frozenset(Dialer.EVENT_TYPES)
+
+    def feed(self, event: Event, now: float) -> list[Action]:
+        kind = type(event)
+        dialer = self.dialer
+        if kind in self._dialer_events:
+            out = dialer.feed(event, now)
+        elif kind is Tick:
+            out = self._observed(self.acd.feed(event, now), now)
+            out.extend(dialer.feed(event, now))
+        else:
+            out = self._observed(self.acd.feed(event, now), now)
+            if kind is UpsertAgent or kind is UpsertQueue:
+                dialer.observe(event, now)  # type: ignore[arg-type]
+        pending = dialer.to_acd
+        while pending:
+            to_acd = pending.pop(0)
+            out.extend(self._observed(self.acd.feed(to_acd, now), now))
+        return out
+
+    def _observed(self, actions: list[Action], now: float) -> list[Action]:
+        observe = self.dialer.observe
+        out = list(actions)
+        for action in actions:
+            out.extend(observe(action, now))
+        return out
+
+    def next_deadline(self) -> float | None:
+        a = self.acd.next_deadline()
+        d = self.dialer.next_deadline()
+        if a is None:
+            return d
+        if d is None:
+            return a
+        return a if a < d else d
