@@ -3,4 +3,5 @@
 ``BENCHES`` maps a bench name to its module; each module exposes ``add_arguments(parser)`` and ``run(args) -> dict``.
 """
 
-BENCHES: dict[str, str] = {"routing": "benchmarks.routing"}
+BENCHES: dict[str, str] = {"routing": "benchmarks.routing", "pacing": "benchmarks.pacing",
+                           "dialer": "benchmarks.dialer"}

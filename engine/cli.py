@@ -1,4 +1,4 @@
-"""The ``switchboard`` command: ``serve``, ``simulate``, ``bench``, ``staffing``.
+"""The ``switchboard`` command: ``serve``, ``simulate``, ``bench``, ``staffing``, ``leads``, ``dnc``.
 
 Each subcommand lives in its own module, which exposes ``add_arguments(parser)`` and ``run(args)``; this file only
 wires them together and turns a ``SwitchboardError`` (bad input) into one line on stderr and exit status 2.
@@ -18,6 +18,8 @@ from engine.errors import SwitchboardError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("engine.serve", "run the engine (routing, journal, and the servers later issues add)"),
+    "leads": ("engine.leads_command", "import lead lists into outbound campaigns (CSV)"),
+    "dnc": ("engine.dnc_command", "do-not-call lists: import a file, add, remove or check a number"),
     "staffing": ("engine.staffing", "agents needed for a service-level target (Erlang C / Erlang A)"),
 }
 OPTIONAL_COMMANDS: dict[str, tuple[str, str]] = {
