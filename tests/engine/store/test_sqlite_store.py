@@ -161,7 +161,7 @@ def test_reopening_the_file_finds_everything(tmp_path: Path, clock: ManualClock)
     db.execute("UPDATE schema_version SET version = 99")
     db.commit()
     db.close()
-    with pytest.raises(StoreError, match=r"schema version 99 is newer than this Switchboard's \(1\)"):
+    with pytest.raises(StoreError, match=rf"schema version 99 is newer than this Switchboard's \({SCHEMA_VERSION}\)"):
         SqliteStore(path)
 
 
