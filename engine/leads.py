@@ -104,13 +104,14 @@ SUBDIVISION_ZONES: dict[str, tuple[str, ...]] = {
     "AU-ACT": ("Australia/Sydney",), "AU-NT": ("Australia/Darwin",),
 }
 _SUBDIVIDED = frozenset(code.split("-")[0] for code in SUBDIVISION_ZONES)
-_PARSE_ERRORS = {
+PARSE_ERRORS: dict[int, str] = {
     phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "no country code (start with + or give a region)",
     phonenumbers.NumberParseException.NOT_A_NUMBER: "not a phone number",
     phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
     phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
     phonenumbers.NumberParseException.TOO_LONG: "too long",
 }
+"""Why ``phonenumbers`` could not parse a number, in words (shared with the DNC import)."""
 
 
 # ------------------------------------------------------------------------------------------------- records ----
@@ -340,7 +341,7 @@ def _parse_row(cells: dict[str, str], line: int, campaign: str, default_region: 
         try:
             number = phonenumbers.parse(raw_phone.strip(), country or default_region)
         except phonenumbers.NumberParseException as exc:
-            why = _PARSE_ERRORS.get(exc.error_type, "not a phone number")
+            why = PARSE_ERRORS.get(exc.error_type, "not a phone number")
             reason = f"invalid number {raw_phone.strip()!r}: {why}"
             errors.append(RowError(line, "phone", reason, _clip(raw_phone)))
         else:

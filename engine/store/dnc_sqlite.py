@@ -20,7 +20,7 @@ from typing import Any
 import phonenumbers
 
 from engine.errors import StoreError
-from engine.leads import RowError
+from engine.leads import PARSE_ERRORS, RowError
 
 DNC_LISTS: tuple[str, ...] = ("global", "blocked")
 """The fixed list names; ``campaign:<id>`` names the others."""
@@ -28,13 +28,6 @@ CAMPAIGN_PREFIX = "campaign:"
 MAX_LIMIT = 100_000
 MAX_IMPORT_LINES = 5_000_000
 
-_PARSE_ERRORS = {
-    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "no country code (start with + or give a region)",
-    phonenumbers.NumberParseException.NOT_A_NUMBER: "not a phone number",
-    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
-    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
-    phonenumbers.NumberParseException.TOO_LONG: "too long",
-}
 
 
 def e164(raw: str, region: str | None = None) -> str:
@@ -46,7 +39,7 @@ def e164(raw: str, region: str | None = None) -> str:
         number = phonenumbers.parse(raw.strip(), region)
     except phonenumbers.NumberParseException as exc:
         raise StoreError(f"invalid number {raw.strip()!r}: "
-                         f"{_PARSE_ERRORS.get(exc.error_type, 'not a phone number')}") from None
+                         f"{PARSE_ERRORS.get(exc.error_type, 'not a phone number')}") from None
     if not phonenumbers.is_valid_number(number):
         raise StoreError(f"invalid number {raw.strip()!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
