@@ -70,9 +70,13 @@ def _safe(result: OutboundResult, cap: float) -> bool:
 
 
 def search_power(scenario: Scenario, cap: float, hours: float | None, progress: _Progress,
-                 precision: float) -> tuple[OutboundResult, list[dict[str, float]]]:
-    """The best safe fixed ratio, by bisection over ``SEARCH_RANGE`` to ``precision``."""
+                 precision: float, progressive: OutboundResult | None = None,
+                 ) -> tuple[OutboundResult, list[dict[str, float]]]:
+    """The best safe fixed ratio, by bisection over ``SEARCH_RANGE`` to ``precision``. Power at ratio 1.0 dials
+    exactly as progressive does (one line per idle agent), so a ``progressive`` run stands for it."""
     tried: dict[float, OutboundResult] = {}
+    if progressive is not None:
+        tried[1.0] = progressive
 
     def attempt(ratio: float) -> OutboundResult:
         ratio = round(ratio, 4)
@@ -91,10 +95,13 @@ def search_power(scenario: Scenario, cap: float, hours: float | None, progress: 
             low = middle
         else:
             high = middle
+    best = tried[round(low, 4)]
+    if best.mode != "power":  # nothing above 1.0 was safe: report the ratio-1.0 run as power mode
+        best = run_shift(scenario, mode="power", power_ratio=1.0, hours=hours, progress=progress.shift("power x1.00"))
     trail = [{"ratio": r, "abandon_rate": round(x.abandon_rate, 6),
               "max_hourly_abandon_rate": round(x.max_hourly_abandon_rate, 6), "occupancy": round(x.occupancy, 6)}
              for r, x in sorted(tried.items())]
-    return tried[round(low, 4)], trail
+    return best, trail
 
 
 def plot(results: dict[str, OutboundResult], cap: float, path: Path, title: str) -> None:
@@ -123,12 +130,13 @@ def plot(results: dict[str, OutboundResult], cap: float, path: Path, title: str)
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scenario = load_scenario(args.scenario)
     cap = scenario.abandon_target if scenario.abandon_target is not None else 0.03
-    progress = _Progress(not args.no_progress, total=2 + 2 + 6)
+    progress = _Progress(not args.no_progress, total=2 + 1 + 6)
     started = time.perf_counter()
     results: dict[str, OutboundResult] = {}
     results["progressive"] = run_shift(scenario, mode="progressive", hours=args.hours,
                                        progress=progress.shift("progressive"))
-    results["power"], trail = search_power(scenario, cap, args.hours, progress, args.precision)
+    results["power"], trail = search_power(scenario, cap, args.hours, progress, args.precision,
+                                           results["progressive"])
     results["predictive"] = run_shift(scenario, mode="predictive", hours=args.hours,
                                       progress=progress.shift("predictive"))
     progress.close()

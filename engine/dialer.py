@@ -88,8 +88,6 @@ PACE_INTERVAL_S = 1.0
 """How often each campaign's pacer decides."""
 RECENT_DIALS_S = 48 * 3600.0
 """How far back dials to a number are kept for the daily cap (two days covers every local day)."""
-CANDIDATES = 16
-"""Due leads of the best priority looked at per choice, to pick the best time to call among them."""
 RETRY_REFUSED_S: dict[str, float] = {"calling-hours": 900.0, "min-interval": 0.0, "daily-cap": 0.0,
                                      "plugin-fault": 300.0}
 """Delay before a lead refused by a rule is looked at again (0: computed from the rule: end of interval, next
@@ -240,7 +238,9 @@ class _Campaign:
         self.controller = AbandonController(config.abandon_target)
         self.figures = CampaignFigures()
         self.leads: dict[str, Lead] = {}
-        self.ready: list[tuple[int, float, float, int, str]] = []  # (-priority, -value, due, seq, lead id)
+        # Due leads, one heap per callee zone (the answer rate learnt depends on the local hour, so within a zone
+        # the heap order is the choice order): zone -> [(-priority, -value, due, seq, lead id)].
+        self.ready: dict[str, list[tuple[int, float, float, int, str]]] = {}
         self.scheduled: list[tuple[float, int, str]] = []  # (due, seq, lead id)
         self.callbacks: list[tuple[float, int, str]] = []  # agent-reserved callbacks: (due, seq, lead id)
         self.queued: set[str] = set()  # lead ids in ready or scheduled (the heaps may hold stale entries)
@@ -411,7 +411,8 @@ class Dialer:
         elif due is not None and due > now:
             heapq.heappush(campaign.scheduled, (due, self._seq, lead.id))
         else:
-            heapq.heappush(campaign.ready, (-lead.priority, -lead.value, due or 0.0, self._seq, lead.id))
+            heapq.heappush(campaign.ready.setdefault(_zone_of(lead), []),
+                           (-lead.priority, -lead.value, due or 0.0, self._seq, lead.id))
 
     def _on_schedule_callback(self, event: ScheduleCallback, now: float) -> list[Action]:
         campaign = self._need(event.campaign)
@@ -495,41 +496,33 @@ class Dialer:
             if lead is None or lead_id in campaign.busy or lead.next_attempt is None or lead.next_attempt > now:
                 continue
             self._seq += 1
-            heapq.heappush(campaign.ready, (-lead.priority, -lead.value, lead.next_attempt, self._seq, lead_id))
+            heapq.heappush(campaign.ready.setdefault(_zone_of(lead), []),
+                           (-lead.priority, -lead.value, lead.next_attempt, self._seq, lead_id))
 
     def _choose(self, campaign: _Campaign, now: float) -> Lead | None:
-        """The next lead to dial: best priority first; among the first ``CANDIDATES`` of that priority, the one
-        whose local hour has the best answer rate learnt so far (then customer value, then due time)."""
-        ready = campaign.ready
-        picked: list[tuple[int, float, float, int, str]] = []
-        best_priority = None
-        while ready and len(picked) < CANDIDATES:
-            entry = heapq.heappop(ready)
-            lead = campaign.leads.get(entry[4])
-            if lead is None or entry[4] in campaign.busy or entry[4] not in campaign.queued \
-                    or lead.agent is not None or (lead.next_attempt or 0.0) > now:
-                continue  # a stale entry (the lead was chosen, rescheduled or reserved since)
-            if best_priority is None:
-                best_priority = entry[0]
-            elif entry[0] != best_priority:
-                heapq.heappush(ready, entry)
+        """The next lead to dial: best priority first; among the zones' best leads of that priority, the one
+        whose local hour has the best answer rate learnt so far; then customer value, then due time."""
+        leads, busy, queued = campaign.leads, campaign.busy, campaign.queued
+        best_key: tuple[int, float, float, float, int] | None = None
+        best_heap: list[tuple[int, float, float, int, str]] | None = None
+        for heap in campaign.ready.values():
+            while heap:
+                entry = heap[0]
+                lead = leads.get(entry[4])
+                if lead is None or entry[4] in busy or entry[4] not in queued or lead.agent is not None \
+                        or (lead.next_attempt or 0.0) > now:
+                    heapq.heappop(heap)  # a stale entry (the lead was chosen, rescheduled or reserved since)
+                    continue
+                people, dials = campaign.hour_answers[_local_hour(lead, now)]
+                key = (entry[0], -people / dials, entry[1], entry[2], entry[3])
+                if best_key is None or key < best_key:
+                    best_key, best_heap = key, heap
                 break
-            picked.append(entry)
-        choice = None
-        best = -1.0
-        for entry in picked:
-            lead = campaign.leads[entry[4]]
-            people, dials = campaign.hour_answers[_local_hour(lead, now)]
-            rate = people / dials
-            if rate > best + 1e-12:
-                best, choice = rate, entry
-        for entry in picked:
-            if entry is not choice:
-                heapq.heappush(ready, entry)
-        if choice is None:
+        if best_heap is None:
             return None
-        campaign.queued.discard(choice[4])
-        return campaign.leads[choice[4]]
+        lead_id = heapq.heappop(best_heap)[4]
+        queued.discard(lead_id)
+        return leads[lead_id]
 
     def _dial_callbacks(self, campaign: _Campaign, now: float, out: list[Action]) -> None:
         """Agent-scheduled callbacks that are due go to their agent as previews, whatever the mode."""
@@ -818,9 +811,13 @@ def _zone(name: str) -> ZoneInfo:
 _HOURS: dict[tuple[str, int], int] = {}
 
 
+def _zone_of(lead: Lead) -> str:
+    return lead.timezones[0] if lead.timezones else "UTC"
+
+
 def _local_hour(lead: Lead, at: float) -> int:
     """The callee's local hour (first zone), cached per zone and quarter hour (offsets are whole quarters)."""
-    name = lead.timezones[0] if lead.timezones else "UTC"
+    name = _zone_of(lead)
     key = (name, int(at // 900.0))
     hour = _HOURS.get(key)
     if hour is None:
