@@ -201,18 +201,18 @@ class CampaignFigures:
 
 
 class _Call:
-    __slots__ = ("id", "campaign", "lead", "number", "phase", "dialled_at", "answered_at", "connected_at",
+    __slots__ = ("id", "campaign", "lead", "phase", "dialled_at", "answered_at", "connected_at", "ended_at",
                  "agent", "answer", "preview", "mode")
 
     def __init__(self, call_id: str, campaign: str, lead: Lead, phase: str) -> None:
         self.id = call_id
         self.campaign = campaign
         self.lead = lead
-        self.number = lead.phone
         self.phase = phase  # checking, ringing, waiting, connected, preview
         self.dialled_at = 0.0
         self.answered_at = 0.0
         self.connected_at = 0.0
+        self.ended_at = 0.0  # end of the conversation: the start of the agent's wrap-up
         self.agent = ""
         self.answer = ""
         self.preview = False
@@ -669,7 +669,7 @@ class Dialer:
             return self._on_failed(CallFailed(call.id, "no-answer"), now)
         # A person who hangs up before an agent is connected was not served: abandoned, as the law counts it.
         self.to_acd.append(CustomerHungUp(call.id))
-        self._abandon(campaign, call, now, played=False)
+        self._abandon(campaign, call, now)
         return [self._reschedule(campaign, call.lead, "abandoned", now)]
 
     def _grace_expired(self, call_id: str, now: float, out: list[Action]) -> None:
@@ -679,10 +679,10 @@ class Dialer:
         campaign = self._campaigns[call.campaign]
         self.to_acd.append(CustomerHungUp(call.id))
         out.append(PlayMessage(call.id, campaign.config.abandon_message, "abandoned"))
-        self._abandon(campaign, call, now, played=True)
+        self._abandon(campaign, call, now)
         out.append(self._reschedule(campaign, call.lead, "abandoned", now))
 
-    def _abandon(self, campaign: _Campaign, call: _Call, now: float, *, played: bool) -> None:
+    def _abandon(self, campaign: _Campaign, call: _Call, now: float) -> None:
         campaign.controller.record(now, True, learn=call.mode == "predictive")
         campaign.figures.add(now, "abandoned")
         self._end_call(call)
@@ -754,14 +754,14 @@ class Dialer:
             call.agent = action.agent_id
         elif state in _UNSERVED and call.phase == "waiting":
             # The ACD ended the person's wait itself (queue closed, no agent can serve it): nobody reached them.
-            self._abandon(campaign, call, now, played=False)
+            self._abandon(campaign, call, now)
             return [self._reschedule(campaign, call.lead, "abandoned", now)]
         elif state == "ended" and call.phase == "connected":
             talk = now - call.connected_at
             campaign.figures.add(now, "talk_s", talk)
             if call.answer:
                 campaign.pacer.observe_talk(talk)
-            call.answered_at = now  # reused: start of wrap-up
+            call.ended_at = now
         return []
 
     def _observe_record(self, record: ContactRecord, now: float) -> list[Action]:
@@ -771,7 +771,7 @@ class Dialer:
         campaign = self._campaigns[call.campaign]
         out: list[Action] = []
         if call.phase == "connected":
-            wrap = max(0.0, now - call.answered_at) if call.answered_at else 0.0  # the record closes wrap-up
+            wrap = max(0.0, now - call.ended_at) if call.ended_at else 0.0  # the record closes wrap-up
             campaign.figures.add(now, "wrap_s", wrap)
             campaign.figures.add(now, "completed")
             if call.answer:

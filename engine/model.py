@@ -270,8 +270,8 @@ class CampaignConfig:
     no-answer. ``calling_hours``: ``(first_minute, last_minute)`` of the callee's local day (default 08:00–21:00).
     ``max_attempts`` per lead, ``min_interval_s`` between two attempts, ``daily_cap`` dials per number per local
     day across every campaign. ``retry_s``: delay after each outcome. ``machine``: ``"hangup"``, ``"message"``
-    (leave ``machine_message``) or ``"retry"``. ``preview_timeout_s``: how long an agent may look at a preview
-    before it goes back to the pool.
+    (leave ``machine_message``) or ``"retry"``. A preview's time limit is the campaign queue's ``ring_timeout_s``
+    (the preview rings the agent like any offer; unanswered, it goes back to the pool).
     """
 
     id: str
@@ -291,7 +291,6 @@ class CampaignConfig:
     machine: str = "hangup"
     machine_message: str = "machine-message"
     abandon_message: str = "abandon-message"
-    preview_timeout_s: float = 30.0
     active: bool = True
 
     def to_dict(self) -> dict[str, Any]:

@@ -200,12 +200,11 @@ def run_shift(scenario: Scenario, *, mode: str, power_ratio: float = 2.0, agents
     dialer = Dialer(center_config, pacer_factory=pacer_factory or _scenario_pacer(scenario, no_answer))
     center = Center(Acd(center_config), dialer)
     shift_s = hours * 3600.0
-    phases_out = [(0.0, dict(scenario.outcomes))]
+    outcomes = [(0.0, dict(scenario.outcomes))]  # the carrier's periods, on the virtual clock
     for phase in scenario.phases:
         if phase.outcomes:
-            phases_out.append((phase.at_hour * 3600.0, {**phases_out[-1][1], **phase.outcomes}))
-    phases_out = [(t + SHIFT_START if t else 0.0, o) for t, o in phases_out]
-    carrier = SimulatedCarrier(outcomes=[(0.0, phases_out[0][1])] + phases_out[1:], ring=timing["ring_s"],
+            outcomes.append((SHIFT_START + phase.at_hour * 3600.0, {**outcomes[-1][1], **phase.outcomes}))
+    carrier = SimulatedCarrier(outcomes=outcomes, ring=timing["ring_s"],
                                busy_s=timing["busy_s"].mean if "busy_s" in timing else 3.0,
                                amd_s=timing["amd_s"].mean if "amd_s" in timing else 3.0, no_answer_s=no_answer,
                                amd_false_positive=amd_false_positive, checker=checker, seed=seed)
@@ -220,13 +219,7 @@ def run_shift(scenario: Scenario, *, mode: str, power_ratio: float = 2.0, agents
     intervals = int(math.ceil(shift_s / interval_s))
     watch = _Watch(SHIFT_START, interval_s, intervals)
     driver = Driver(center, adapter, observers=[watch])
-    driver.now = SHIFT_START
-    channel_start = channel.start
-
-    def start_at_shift(now: float) -> list[Any]:
-        return channel_start(SHIFT_START)
-
-    channel.start = start_at_shift  # type: ignore[method-assign]
+    driver.now = SHIFT_START  # the adapters start at the driver's time: agents log in at the shift's start
     step = shift_s / 100.0
     t = SHIFT_START
     end = SHIFT_START + shift_s
