@@ -12,6 +12,7 @@ shift is written (``--plot``), and a progress bar runs on standard error (``--no
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -22,8 +23,8 @@ from engine.sim.outbound import OutboundResult, run_shift
 from engine.sim.scenario import Scenario, load_scenario
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "outbound-standard.toml"
-SEARCH_RANGE = (1.0, 6.0)
-"""Power ratios searched: 1.0 (progressive) is safe; the search bisects towards the largest safe ratio."""
+MAX_RATIO = 12.0
+"""The largest power ratio the search tries."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,30 +73,51 @@ def _safe(result: OutboundResult, cap: float) -> bool:
 def search_power(scenario: Scenario, cap: float, hours: float | None, progress: _Progress,
                  precision: float, progressive: OutboundResult | None = None,
                  ) -> tuple[OutboundResult, list[dict[str, float]]]:
-    """The best safe fixed ratio, by bisection over ``SEARCH_RANGE`` to ``precision``. Power at ratio 1.0 dials
-    exactly as progressive does (one line per idle agent), so a ``progressive`` run stands for it."""
+    """The best safe fixed ratio on the grid 1.0 + k * ``precision``: the largest safe ratio whose next grid
+    step up is unsafe (or ``MAX_RATIO``).
+
+    Power at ratio 1.0 dials exactly as progressive does (one line per idle agent), so a ``progressive`` run
+    stands for it, and it is safe. The first guess is one line per person expected (dials / people of the
+    progressive run); the bracket [largest safe, smallest unsafe] then shrinks by linear interpolation of the
+    margin to the cap (abandonment or worst rolling hour, whichever is higher), each guess strictly inside it, so
+    the search ends in a few shifts when the margin is near linear in the ratio and is never worse than a scan.
+    """
     tried: dict[float, OutboundResult] = {}
     if progressive is not None:
         tried[1.0] = progressive
 
     def attempt(ratio: float) -> OutboundResult:
-        ratio = round(ratio, 4)
         if ratio not in tried:
             tried[ratio] = run_shift(scenario, mode="power", power_ratio=ratio, hours=hours,
                                      progress=progress.shift(f"power x{ratio:.2f}"))
         return tried[ratio]
 
-    low, high = SEARCH_RANGE
-    attempt(low)
-    if _safe(attempt(high), cap):
-        low = high
-    while high - low > precision + 1e-9:
-        middle = round((low + high) / 2, 4)
-        if _safe(attempt(middle), cap):
-            low = middle
+    def margin(ratio: float) -> float:
+        result = attempt(ratio)
+        return max(result.abandon_rate, result.max_hourly_abandon_rate) - cap
+
+    def on_grid(ratio: float) -> float:
+        return round(1.0 + math.floor((ratio - 1.0) / precision + 1e-9) * precision, 4)
+
+    base = attempt(1.0)
+    low, high = 1.0, None
+    guess = on_grid(base.dials / base.humans) if base.humans else 2.0
+    while high is None or high - low > precision + 1e-9:
+        ratio = min(max(guess, round(low + precision, 4)), MAX_RATIO)
+        if high is not None:
+            ratio = min(ratio, round(high - precision, 4))
+        if ratio <= low:
+            break  # MAX_RATIO reached and safe
+        if margin(ratio) <= 0:
+            low = ratio
         else:
-            high = middle
-    best = tried[round(low, 4)]
+            high = ratio
+        if high is None:
+            guess = on_grid(low * 1.5)
+        else:
+            below, above = margin(low), margin(high)
+            guess = on_grid(low + (high - low) * (-below) / (above - below))
+    best = tried[low]
     if best.mode != "power":  # nothing above 1.0 was safe: report the ratio-1.0 run as power mode
         best = run_shift(scenario, mode="power", power_ratio=1.0, hours=hours, progress=progress.shift("power x1.00"))
     trail = [{"ratio": r, "abandon_rate": round(x.abandon_rate, 6),
@@ -130,7 +152,7 @@ def plot(results: dict[str, OutboundResult], cap: float, path: Path, title: str)
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scenario = load_scenario(args.scenario)
     cap = scenario.abandon_target if scenario.abandon_target is not None else 0.03
-    progress = _Progress(not args.no_progress, total=2 + 1 + 6)
+    progress = _Progress(not args.no_progress, total=2 + 4)
     started = time.perf_counter()
     results: dict[str, OutboundResult] = {}
     results["progressive"] = run_shift(scenario, mode="progressive", hours=args.hours,

@@ -31,8 +31,8 @@ not-ready: blending never counts an inbound agent as coming free). Then per mode
 - predictive: ``engine.core.Pacer.lines_to_dial`` (the arithmetic in the compiled core), under a marginal
   abandonment threshold moved by the ``AbandonController``: every person answered nudges the threshold up, every
   abandonment pulls it down (a stochastic approximation that settles where the realised rate equals the
-  controller's set point, below the cap); when the rolling hour or the shift nears the cap the campaign falls back
-  to progressive until it has room again;
+  controller's target, below the cap), throttled as the room under the cap in the rolling hour or the shift runs
+  out; when one more abandonment would break the cap the campaign falls back to progressive until it has room;
 - preview: leads are offered to agents through the ACD as callbacks (the agent sees the lead and its CRM data and
   accepts = dial, or declines / lets it time out = back to the pool for another agent); agent-scheduled callbacks
   go the same way in every mode, first to their agent.
@@ -102,34 +102,73 @@ _OUTCOME_CODE = {"human": core.OUTCOME_HUMAN, "machine": core.OUTCOME_MACHINE, "
 
 
 class AbandonController:
-    """Keeps one campaign's abandonment under its cap: the predictive pacer's threshold, and the fallback.
+    """Keeps one campaign's abandonment under its cap: the predictive pacer's threshold, its throttle, and the
+    fallback.
 
-    ``set_point``: the rate aimed at, as a fraction of the cap (margin for the rolling hour's noise).
-    ``threshold()`` is the marginal abandonment probability the pacer may accept for one more line;
-    ``fallback(now)`` says the cap is near (over the rolling ``window_s`` or the shift) and the campaign must dial
-    progressively until it has room again.
+    The cap holds over the shift and over every rolling ``window_s``. The rate aimed at (``target(now)``) is
+    ``set_point`` x the cap, lowered when the campaign reaches few people per window: over a rolling hour the count
+    of abandonments is noisy (about Poisson), so the target is the rate whose expected count plus ``z`` standard
+    deviations stays within ``near`` x the cap's count. A 50-agent campaign aims near 2.3 % of 3 %, a 10-agent one
+    near 1.9 %: the smaller the volume, the more margin its worst hour needs.
+
+    ``threshold(now)`` is the marginal abandonment probability the pacer may accept for one more line: learnt
+    (every person reached nudges it up, every abandonment pulls it down, settling where the realised rate equals
+    the target), then throttled in proportion to the room left under the cap in the rolling window and the shift,
+    counted in abandonments: full with ``throttle_room`` or more, down to 2 % of it as the room runs out.
+    ``fallback(now)`` says one more abandonment would break the cap itself: dial progressively until there is
+    room.
     """
 
     def __init__(self, cap: float, *, set_point: float = 0.8, gain: float = 0.05, threshold: float = 0.01,
-                 window_s: float = 3600.0, near: float = 0.93) -> None:
+                 window_s: float = 3600.0, near: float = 0.93, z: float = 1.0, throttle_room: float = 4.0) -> None:
         self.cap = cap
-        self.target = cap * set_point
+        self.set_point = set_point
         self.gain = gain
         self.log_threshold = math.log(threshold)
         self.window_s = window_s
         self.near = near
+        self.z = z
+        self.throttle_room = throttle_room
         self.humans = 0
         self.abandoned = 0
+        self.started: float | None = None
         self._window: deque[tuple[float, bool]] = deque()
         self._window_abandoned = 0
 
-    def threshold(self) -> float:
-        return math.exp(self.log_threshold)
+    def target(self, now: float) -> float:
+        """The abandonment rate aimed at (see the class docstring)."""
+        aim = self.set_point * self.cap
+        if self.started is None or now <= self.started:
+            return aim
+        per_window = self.humans * self.window_s / max(now - self.started, self.window_s / 4)
+        room = self.near * self.cap * per_window  # abandonments a window may hold
+        if room <= 0:
+            return aim
+        root = (-self.z + math.sqrt(self.z * self.z + 4.0 * room)) / 2.0  # lambda + z sqrt(lambda) = room
+        return min(aim, root * root / per_window)
+
+    def threshold(self, now: float | None = None) -> float:
+        """The learnt threshold; with ``now``, throttled by the room left under the cap."""
+        learnt = math.exp(self.log_threshold)
+        if now is None:
+            return learnt
+        return learnt * max(0.02, min(1.0, self.room(now) / self.throttle_room))
+
+    def room(self, now: float, *, share: float | None = None) -> float:
+        """Abandonments that fit under ``share`` (default ``near``) x the cap, in the rolling window and in the
+        shift (the lesser)."""
+        share = self.near if share is None else share
+        abandoned, humans = self.rolling(now)
+        window = share * self.cap * max(humans, 1) - abandoned
+        shift = share * self.cap * max(self.humans, 1) - self.abandoned
+        return min(window, shift)
 
     def record(self, now: float, abandoned: bool, *, learn: bool = True) -> None:
         """A person answered: ``abandoned`` if no agent reached them within the grace. ``learn``: the call was
         paced by the threshold (predictive), so its fate moves the threshold; calls dialled progressively in a
         fallback count in the figures only (else the threshold would creep up while it is not in use)."""
+        if self.started is None:
+            self.started = now
         self.humans += 1
         self._window.append((now, abandoned))
         if abandoned:
@@ -137,10 +176,11 @@ class AbandonController:
             self._window_abandoned += 1
         if not learn:
             return
+        target = self.target(now)
         if abandoned:
-            self.log_threshold -= self.gain * (1.0 - self.target)
+            self.log_threshold -= self.gain * (1.0 - target)
         else:
-            self.log_threshold += self.gain * self.target
+            self.log_threshold += self.gain * target
         self.log_threshold = min(math.log(0.5), max(math.log(1e-4), self.log_threshold))
 
     def _trim(self, now: float) -> None:
@@ -155,19 +195,18 @@ class AbandonController:
         return self._window_abandoned, len(self._window)
 
     def fallback(self, now: float) -> bool:
-        abandoned, humans = self.rolling(now)
-        if abandoned + 1 > self.near * self.cap * max(humans, 1):
-            return abandoned > 0  # room for the first one
-        return self.abandoned + 1 > self.near * self.cap * max(self.humans, 1) and self.abandoned > 0
+        """One more abandonment would break the cap itself (the first one always has room)."""
+        return self.abandoned > 0 and self.room(now, share=1.0) < 1.0
 
     def snapshot(self) -> dict[str, Any]:
         return {"log_threshold": self.log_threshold, "humans": self.humans, "abandoned": self.abandoned,
-                "window": [list(x) for x in self._window]}
+                "started": self.started, "window": [list(x) for x in self._window]}
 
     def restore(self, data: dict[str, Any]) -> None:
         self.log_threshold = data["log_threshold"]
         self.humans = data["humans"]
         self.abandoned = data["abandoned"]
+        self.started = data.get("started")
         self._window = deque((t, bool(a)) for t, a in data["window"])
         self._window_abandoned = sum(1 for _, a in self._window if a)
 
@@ -200,6 +239,9 @@ class CampaignFigures:
                 "abandon_rate_uk": (c["abandoned"] + c["amd_false_positives"]) / humans}
 
 
+_PHASES = ("checking", "ringing", "waiting", "connected", "preview")
+
+
 class _Call:
     __slots__ = ("id", "campaign", "lead", "phase", "dialled_at", "answered_at", "connected_at", "ended_at",
                  "agent", "answer", "preview", "mode")
@@ -220,7 +262,7 @@ class _Call:
 
 
 class _AgentView:
-    __slots__ = ("id", "state", "since", "call", "call_phase", "config")
+    __slots__ = ("id", "state", "since", "call", "call_phase", "config", "campaigns")
 
     def __init__(self, config: AgentConfig) -> None:
         self.id = config.id
@@ -229,6 +271,7 @@ class _AgentView:
         self.since = 0.0
         self.call: str | None = None  # the outbound call it is on or wrapping up
         self.call_phase = ""  # talk | wrap
+        self.campaigns: list[_Campaign] = []  # the campaigns it can serve
 
 
 class _Campaign:
@@ -246,7 +289,10 @@ class _Campaign:
         self.queued: set[str] = set()  # lead ids in ready or scheduled (the heaps may hold stale entries)
         self.busy: set[str] = set()  # lead ids being checked, dialled or talked to
         self.calls: set[str] = set()
+        self.phases: dict[str, set[str]] = {p: set() for p in _PHASES}  # phase -> call ids in it
         self.agents: set[str] = set()
+        self.available: set[str] = set()  # its agents in state available
+        self.engaged: set[str] = set()  # its agents on (or wrapping up) one of its calls
         self.next_pace = 0.0
         self.hour_answers = [[1, 4] for _ in range(24)]  # per local hour: [people, dials] (a weak prior)
         self.mode_now = config.mode
@@ -372,7 +418,6 @@ class Dialer:
         else:
             existing.config = config
             existing.controller.cap = config.abandon_target
-            existing.controller.target = config.abandon_target * 0.8
             existing.mode_now = config.mode
         self._regroup()
         return []
@@ -383,6 +428,12 @@ class Dialer:
             skills = queue.skills if queue is not None else {}
             campaign.agents = {a.id for a in self._agents.values()
                                if all(a.config.skills.get(s, 0) >= lvl for s, lvl in skills.items())}
+        for view in self._agents.values():
+            view.campaigns = [c for c in self._campaigns.values() if view.id in c.agents]
+        for campaign in self._campaigns.values():
+            views = [self._agents[a] for a in campaign.agents]
+            campaign.available = {v.id for v in views if v.state == "available"}
+            campaign.engaged = {v.id for v in views if v.call is not None and v.call in campaign.calls}
 
     def _on_leads_added(self, event: LeadsAdded, now: float) -> list[Action]:
         campaign = self._need(event.campaign)
@@ -444,29 +495,27 @@ class Dialer:
         return out
 
     def _classify(self, campaign: _Campaign, now: float) -> tuple[int, list[float], list[float]]:
-        idle = 0
+        """(idle agents, ages of the talks, ages of the wrap-ups) of the campaign's agents on its calls."""
         talk: list[float] = []
         wrap: list[float] = []
-        for agent_id in campaign.agents:
-            a = self._agents[agent_id]
-            if a.state == "available":
-                idle += 1
-            elif a.call is not None and self._calls.get(a.call) is not None \
-                    and self._calls[a.call].campaign == campaign.config.id:
-                if a.call_phase == "talk":
-                    talk.append(now - a.since)
-                else:
-                    wrap.append(now - a.since)
-        return idle, talk, wrap
+        agents = self._agents
+        calls = campaign.calls
+        for agent_id in campaign.engaged:
+            a = agents[agent_id]
+            if a.call not in calls:  # offered, then the call ended before it connected
+                continue
+            (talk if a.call_phase == "talk" else wrap).append(now - a.since)
+        return len(campaign.available), talk, wrap
 
     def _pace(self, campaign: _Campaign, now: float, out: list[Action]) -> None:
         self._release_due(campaign, now)
         config = campaign.config
         idle, talk, wrap = self._classify(campaign, now)
-        ringing = [now - self._calls[c].dialled_at for c in campaign.calls
-                   if self._calls[c].phase in ("checking", "ringing")]
-        waiting = sum(1 for c in campaign.calls if self._calls[c].phase == "waiting")
-        previews = sum(1 for c in campaign.calls if self._calls[c].phase == "preview")
+        calls, phases = self._calls, campaign.phases
+        ringing = [now - calls[c].dialled_at for c in phases["checking"]]
+        ringing += [now - calls[c].dialled_at for c in phases["ringing"]]
+        waiting = len(phases["waiting"])
+        previews = len(phases["preview"])
         self._dial_callbacks(campaign, now, out)
         mode = config.mode
         if mode == "predictive" and campaign.controller.fallback(now):
@@ -480,7 +529,7 @@ class Dialer:
             lines = int(config.power_ratio * (idle - waiting) + 1e-9) - len(ringing)
         else:
             lines = campaign.pacer.lines_to_dial(idle, talk, wrap, ringing, waiting, config.abandon_grace_s,
-                                                 campaign.controller.threshold(),
+                                                 campaign.controller.threshold(now),
                                                  max(0, 4 * len(campaign.agents) - len(ringing)))
         for _ in range(max(0, lines)):
             lead = self._choose(campaign, now)
@@ -546,6 +595,7 @@ class Dialer:
         call.mode = campaign.mode_now
         self._calls[call_id] = call
         campaign.calls.add(call_id)
+        campaign.phases["checking"].add(call_id)
         campaign.busy.add(lead.id)
         out.append(CheckCompliance(call_id, self._request(campaign, lead, now)))
 
@@ -592,7 +642,7 @@ class Dialer:
         campaign.leads[lead.id] = lead
         call.lead = lead
         if call.preview:
-            call.phase = "preview"
+            self._set_phase(campaign, call, "preview")
             self.to_acd.append(ContactArrived(
                 call.id, channel="voice", queue=campaign.config.queue, customer=lead.phone,
                 data={"campaign": campaign.config.id, "lead": lead.id, "fields": dict(lead.fields),
@@ -600,7 +650,7 @@ class Dialer:
                 callback_number=lead.phone,
                 preferred_agents=(lead.agent,) if lead.agent else (), preferred_timeout_s=300.0))
             return out
-        call.phase = "ringing"
+        self._set_phase(campaign, call, "ringing")
         call.dialled_at = now
         campaign.figures.add(now, "dials")
         out.append(Dial(call.id, campaign.config.id, lead.id, lead.phone, campaign.config.caller_id,
@@ -643,7 +693,7 @@ class Dialer:
         hour[0] += 1
         campaign.pacer.observe_outcome(core.OUTCOME_HUMAN, ring_s)
         campaign.figures.add(now, "humans")
-        call.phase = "waiting"
+        self._set_phase(campaign, call, "waiting")
         self._timer(now + config.abandon_grace_s, "grace", call.id)
         lead = call.lead
         self.to_acd.append(ContactArrived(
@@ -687,11 +737,20 @@ class Dialer:
         campaign.figures.add(now, "abandoned")
         self._end_call(call)
 
+    def _set_phase(self, campaign: _Campaign, call: _Call, phase: str) -> None:
+        campaign.phases[call.phase].discard(call.id)
+        campaign.phases[phase].add(call.id)
+        call.phase = phase
+
     def _end_call(self, call: _Call) -> None:
         self._calls.pop(call.id, None)
         campaign = self._campaigns[call.campaign]
         campaign.calls.discard(call.id)
+        campaign.phases[call.phase].discard(call.id)
         campaign.busy.discard(call.lead.id)
+        view = self._agents.get(call.agent) if call.agent else None
+        if view is not None and view.call == call.id:
+            campaign.engaged.discard(view.id)
 
     def _reschedule(self, campaign: _Campaign, lead: Lead, outcome: str, now: float, *,
                     done: bool = False) -> LeadUpdated:
@@ -724,9 +783,17 @@ class Dialer:
             return
         view.state = action.state
         view.since = action.at
+        for campaign in view.campaigns:
+            if action.state == "available":
+                campaign.available.add(view.id)
+            else:
+                campaign.available.discard(view.id)
         if action.state == "wrap-up" and view.call is not None:
             view.call_phase = "wrap"
         elif action.state not in ("on-contact", "reserved", "wrap-up"):
+            if view.call is not None:
+                for campaign in view.campaigns:
+                    campaign.engaged.discard(view.id)
             view.call = None
             view.call_phase = ""
 
@@ -739,9 +806,14 @@ class Dialer:
         if state in ("offered", "connected") and action.agent_id:
             view = self._agents.get(action.agent_id)
             if view is not None:
+                if view.call is not None and view.call != call.id:
+                    for other in view.campaigns:
+                        other.engaged.discard(view.id)
                 view.call = call.id
                 view.call_phase = "talk"
                 view.since = now
+                if view.id in campaign.agents:
+                    campaign.engaged.add(view.id)
         if state == "connected":
             if call.phase == "waiting":
                 campaign.controller.record(now, False, learn=call.mode == "predictive")
@@ -749,7 +821,7 @@ class Dialer:
             elif call.phase == "preview":
                 campaign.figures.add(now, "dials")
                 campaign.figures.add(now, "connects")
-            call.phase = "connected"
+            self._set_phase(campaign, call, "connected")
             call.connected_at = now
             call.agent = action.agent_id
         elif state in _UNSERVED and call.phase == "waiting":
