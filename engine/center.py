@@ -5,15 +5,21 @@ contact. ``feed(event, now)`` gives a dialer event to the dialer and any other e
 both); every action of the ACD is shown to the dialer (``Dialer.observe``), and the events the dialer addresses
 to the ACD (a person to route, a person to withdraw after the 2-second rule) are fed to the ACD at once, in order,
 within the same call. The returned list holds every action of both, in the order they happened: ``Center`` is
-``Acd``-like (``feed``, ``next_deadline``), so the simulator's driver and the runtime drive it unchanged, and
-since everything it does follows from the events fed, a journal of those events replays it exactly.
+``Acd``-like (``feed``, ``validate``, ``next_deadline``, ``snapshot`` / ``restore``), so the simulator's driver and
+the runtime (with its journal and snapshots) drive it unchanged, and since everything it does follows from the
+events fed, a journal of those events replays it exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from engine.acd import Acd
 from engine.dialer import Dialer
+from engine.errors import ConfigError
 from engine.events import Action, Event, Tick, UpsertAgent, UpsertQueue
+from engine.model import CampaignConfig, CenterConfig
 
 
 class Center:
@@ -23,6 +29,35 @@ class Center:
         self.acd = acd
         self.dialer = dialer
         self._dialer_events = frozenset(Dialer.EVENT_TYPES)
+
+    @classmethod
+    def build(cls, config: CenterConfig, *, pacer_factory: Callable[[CampaignConfig], Any] | None = None) -> Center:
+        """A new center (ACD and dialer) for ``config``: the journal's ``acd_factory``."""
+        return cls(Acd(config), Dialer(config, pacer_factory=pacer_factory))
+
+    def validate(self, event: Event) -> None:
+        """Raise ``AcdError`` if ``feed(event)`` would refuse it (checked before the event is journaled)."""
+        if type(event) in self._dialer_events:
+            self.dialer.validate(event)
+        else:
+            self.acd.validate(event)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Both machines' state as msgpack-able data (``restore`` rebuilds an identical center)."""
+        return {"format": "center-1", "acd": self.acd.snapshot(), "dialer": self.dialer.snapshot()}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any], *,
+                pacer_factory: Callable[[CampaignConfig], Any] | None = None) -> Center:
+        """Rebuild the center that ``snapshot`` described (``ConfigError`` for data it cannot read)."""
+        if not isinstance(data, dict) or data.get("format") != "center-1":
+            raise ConfigError("center snapshot: unknown format (expected center-1)")
+        acd = Acd.restore(data["acd"])
+        return cls(acd, Dialer.restore(data["dialer"], acd.config_now(), pacer_factory=pacer_factory))
+
+    def digest(self) -> dict[str, Any]:
+        """The ACD's digest and the dialer's whole state: equal digests mean the same routing and dialling."""
+        return {"acd": self.acd.digest(), "dialer": self.dialer.snapshot()}
 
     def feed(self, event: Event, now: float) -> list[Action]:
         kind = type(event)

@@ -69,7 +69,7 @@ from engine.dialer_events import (
     ScheduleCallback,
     UpsertCampaign,
 )
-from engine.errors import AcdError
+from engine.errors import AcdError, ConfigError
 from engine.events import (
     Action,
     AgentStateChanged,
@@ -368,6 +368,103 @@ class Dialer:
             self._regroup()
         return []
 
+    def validate(self, event: Event) -> None:
+        """Raise ``AcdError`` if ``feed(event)`` would refuse it for what it is, whenever it came: an unknown type
+        or campaign, a malformed campaign or lead, an answer or outcome that does not exist. (A call event for a
+        call that has ended is refused by ``feed``, which leaves the state untouched.)"""
+        kind = type(event)
+        if kind not in self._handlers:
+            raise AcdError(f"the dialer does not take {kind.__name__}")
+        if isinstance(event, UpsertCampaign):
+            self._check_campaign(event.campaign)
+        elif isinstance(event, LeadsAdded):
+            self._need(event.campaign)
+            for data in event.leads:
+                self._parse_lead(event.campaign, data)
+        elif isinstance(event, ScheduleCallback):
+            self._need(event.campaign)
+        elif isinstance(event, CallAnswered) and event.answer not in ANSWERS:
+            raise AcdError(f"answer {event.answer!r} is not one of {', '.join(ANSWERS)}")
+        elif isinstance(event, CallFailed) and event.outcome not in FAILURES:
+            raise AcdError(f"outcome {event.outcome!r} is not one of {', '.join(FAILURES)}")
+
+    # ------------------------------------------------------------------------------------------ snapshots ----
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as msgpack-able data; ``Dialer.restore`` rebuilds a dialer that acts identically."""
+        campaigns = []
+        for c in self._campaigns.values():
+            campaigns.append({
+                "config": c.config.to_dict(), "pacer": c.pacer.state(), "controller": c.controller.snapshot(),
+                "figures": {"total": dict(c.figures.total),
+                            "intervals": [[start, dict(counts)] for start, counts in c.figures.intervals.items()],
+                            "dispositions": dict(c.figures.dispositions)},
+                "leads": [lead.to_dict() for lead in c.leads.values()],
+                "ready": [[zone, [list(entry) for entry in heap]] for zone, heap in c.ready.items()],
+                "scheduled": [list(entry) for entry in c.scheduled],
+                "callbacks": [list(entry) for entry in c.callbacks],
+                "queued": sorted(c.queued), "busy": sorted(c.busy), "next_pace": c.next_pace,
+                "hour_answers": [list(h) for h in c.hour_answers], "mode_now": c.mode_now,
+            })
+        calls = [{**{name: getattr(call, name) for name in _Call.__slots__ if name != "lead"},
+                  "lead": call.lead.to_dict()} for call in self._calls.values()]
+        agents = [[v.id, v.state, v.since, v.call, v.call_phase] for v in self._agents.values()]
+        return {"format": 1, "campaigns": campaigns, "calls": calls, "agents": agents,
+                "recent": [[phone, list(times)] for phone, times in self._recent.items()],
+                "timers": [list(t) for t in self._timers], "counters": [self._seq, self._count],
+                "prefix": self._prefix}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any], config: CenterConfig, *,
+                pacer_factory: Callable[[CampaignConfig], Any] | None = None) -> Dialer:
+        """Rebuild the dialer that ``snapshot`` described, for the center configured as ``config`` (the ACD's
+        configuration at the time of the snapshot). ``ConfigError`` for data it cannot read."""
+        if not isinstance(data, dict) or data.get("format") != 1:
+            raise ConfigError("dialer snapshot: unknown format (expected format 1)")
+        try:
+            return cls._restore(data, config, pacer_factory)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"dialer snapshot: unreadable ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _restore(cls, data: dict[str, Any], config: CenterConfig,
+                 pacer_factory: Callable[[CampaignConfig], Any] | None) -> Dialer:
+        dialer = cls(config, pacer_factory=pacer_factory, call_prefix=data["prefix"])
+        for agent_id, state, since, call, phase in data["agents"]:
+            view = dialer._agents.get(agent_id)
+            if view is not None:
+                view.state, view.since, view.call, view.call_phase = state, since, call, phase
+        for saved in data["campaigns"]:
+            config_c = CampaignConfig.from_dict(saved["config"])
+            c = dialer._campaigns[config_c.id] = _Campaign(config_c, dialer._pacer_factory(config_c))
+            c.pacer.set_state(saved["pacer"])
+            c.controller.restore(saved["controller"])
+            c.figures.total.update(saved["figures"]["total"])
+            c.figures.intervals = {start: dict(counts) for start, counts in saved["figures"]["intervals"]}
+            c.figures.dispositions = dict(saved["figures"]["dispositions"])
+            c.leads = {d["id"]: Lead.from_dict(d) for d in saved["leads"]}
+            c.ready = {zone: [(e[0], e[1], e[2], e[3], e[4]) for e in heap] for zone, heap in saved["ready"]}
+            c.scheduled = [(e[0], e[1], e[2]) for e in saved["scheduled"]]
+            c.callbacks = [(e[0], e[1], e[2]) for e in saved["callbacks"]]
+            c.queued, c.busy = set(saved["queued"]), set(saved["busy"])
+            c.next_pace = saved["next_pace"]
+            c.hour_answers = [list(h) for h in saved["hour_answers"]]
+            c.mode_now = saved["mode_now"]
+        for saved in data["calls"]:
+            call = _Call(saved["id"], saved["campaign"], Lead.from_dict(saved["lead"]), saved["phase"])
+            for name in _Call.__slots__:
+                if name not in ("id", "campaign", "lead", "phase"):
+                    setattr(call, name, saved[name])
+            dialer._calls[call.id] = call
+            campaign = dialer._campaigns[call.campaign]
+            campaign.calls.add(call.id)
+            campaign.phases[call.phase].add(call.id)
+        dialer._recent = {phone: deque(times) for phone, times in data["recent"]}
+        dialer._timers = [(t[0], t[1], t[2], t[3]) for t in data["timers"]]
+        dialer._seq, dialer._count = data["counters"]
+        dialer._regroup()
+        return dialer
+
     # ---------------------------------------------------------------------------------------- introspection ----
 
     def campaign(self, campaign_id: str) -> CampaignConfig:
@@ -401,8 +498,7 @@ class Dialer:
 
     # ------------------------------------------------------------------------------------------ campaigns ----
 
-    def _on_upsert_campaign(self, event: UpsertCampaign, now: float) -> list[Action]:
-        config = event.campaign
+    def _check_campaign(self, config: CampaignConfig) -> None:
         if config.mode not in DIAL_MODES:
             raise AcdError(f"campaign {config.id!r}: mode {config.mode!r} is not one of {', '.join(DIAL_MODES)}")
         if config.queue not in self._queues:
@@ -411,6 +507,10 @@ class Dialer:
             raise AcdError(f"campaign {config.id!r}: abandon_target must be in (0, 1)")
         if config.power_ratio < 1.0:
             raise AcdError(f"campaign {config.id!r}: power_ratio must be >= 1")
+
+    def _on_upsert_campaign(self, event: UpsertCampaign, now: float) -> list[Action]:
+        config = event.campaign
+        self._check_campaign(config)
         existing = self._campaigns.get(config.id)
         if existing is None:
             campaign = self._campaigns[config.id] = _Campaign(config, self._pacer_factory(config))
@@ -437,21 +537,23 @@ class Dialer:
 
     def _on_leads_added(self, event: LeadsAdded, now: float) -> list[Action]:
         campaign = self._need(event.campaign)
-        leads = []
-        for data in event.leads:
-            try:
-                lead = Lead.from_dict(data)
-            except (TypeError, KeyError, ValueError) as exc:
-                raise AcdError(f"campaign {event.campaign!r}: malformed lead {data!r:.80}: {exc}") from None
-            if lead.campaign != event.campaign:
-                raise AcdError(f"lead {lead.id!r} belongs to campaign {lead.campaign!r}, not {event.campaign!r}")
-            leads.append(lead)
+        leads = [self._parse_lead(event.campaign, data) for data in event.leads]
         for lead in leads:
             if lead.id in campaign.busy:
                 continue
             campaign.leads[lead.id] = lead
             self._enqueue(campaign, lead, now)
         return []
+
+    @staticmethod
+    def _parse_lead(campaign_id: str, data: Any) -> Lead:
+        try:
+            lead = Lead.from_dict(data)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise AcdError(f"campaign {campaign_id!r}: malformed lead {data!r:.80}: {exc}") from None
+        if lead.campaign != campaign_id:
+            raise AcdError(f"lead {lead.id!r} belongs to campaign {lead.campaign!r}, not {campaign_id!r}")
+        return lead
 
     def _enqueue(self, campaign: _Campaign, lead: Lead, now: float) -> None:
         self._seq += 1

@@ -226,6 +226,40 @@ cdef class Pacer:
         """The person-answer rate the pacer plans with: the larger of the short and long estimates."""
         return self._p_human()
 
+    def state(self):
+        """Everything the pacer has learnt and is set to, as plain data (see ``_pacing_py.Pacer.state``)."""
+        return {"short": [self._short[0], self._short[1], self._short[2]],
+                "long": [self._long[0], self._long[1], self._long[2]],
+                "ring": [self._ring.alpha, self._ring.mean, self._ring.var, self._ring.n],
+                "talk": [self._talk.alpha, self._talk.mean, self._talk.var, self._talk.n],
+                "wrap": [self._wrap.alpha, self._wrap.mean, self._wrap.var, self._wrap.n],
+                "short_alpha": self.short_alpha, "long_alpha": self.long_alpha, "busy_s": self.busy_s,
+                "no_answer_s": self.no_answer_s, "outcomes_seen": self.outcomes_seen}
+
+    def set_state(self, state):
+        """Load what ``state()`` returned (``KeyError`` / ``ValueError`` if it is not such data)."""
+        cdef int k
+        short = [float(x) for x in state["short"]]
+        long_ = [float(x) for x in state["long"]]
+        if len(short) != 3 or len(long_) != 3:
+            raise ValueError("pacer state: short and long hold three rates each")
+        moments = []
+        for name in ("ring", "talk", "wrap"):
+            alpha, mean, var, n = state[name]
+            moments.append((float(alpha), float(mean), float(var), int(n)))
+        short_alpha, long_alpha = float(state["short_alpha"]), float(state["long_alpha"])
+        busy_s, no_answer_s = float(state["busy_s"]), float(state["no_answer_s"])
+        outcomes_seen = int(state["outcomes_seen"])
+        for k in range(3):
+            self._short[k] = short[k]
+            self._long[k] = long_[k]
+        self._ring.alpha, self._ring.mean, self._ring.var, self._ring.n = moments[0]
+        self._talk.alpha, self._talk.mean, self._talk.var, self._talk.n = moments[1]
+        self._wrap.alpha, self._wrap.mean, self._wrap.var, self._wrap.n = moments[2]
+        self.short_alpha, self.long_alpha = short_alpha, long_alpha
+        self.busy_s, self.no_answer_s = busy_s, no_answer_s
+        self.outcomes_seen = outcomes_seen
+
     cdef inline double _p_human(self) noexcept:
         return self._long[0] if self._long[0] > self._short[0] else self._short[0]
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["OUTCOME_BUSY", "OUTCOME_HUMAN", "OUTCOME_MACHINE", "OUTCOME_NO_ANSWER", "QUANTILES", "Pacer"]
 
@@ -167,6 +168,34 @@ class Pacer:
     def p_human(self) -> float:
         """The person-answer rate the pacer plans with: the larger of the short and long estimates."""
         return max(self._short[0], self._long[0])
+
+    def state(self) -> dict[str, Any]:
+        """Everything the pacer has learnt and is set to, as plain data: ``set_state`` on a pacer of either
+        implementation makes it decide exactly as this one does."""
+        return {"short": list(self._short), "long": list(self._long),
+                "ring": [self._ring.alpha, self._ring.mean, self._ring.var, self._ring.n],
+                "talk": [self._talk.alpha, self._talk.mean, self._talk.var, self._talk.n],
+                "wrap": [self._wrap.alpha, self._wrap.mean, self._wrap.var, self._wrap.n],
+                "short_alpha": self.short_alpha, "long_alpha": self.long_alpha, "busy_s": self.busy_s,
+                "no_answer_s": self.no_answer_s, "outcomes_seen": self.outcomes_seen}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Load what ``state()`` returned (``KeyError`` / ``ValueError`` if it is not such data)."""
+        short, long = [float(x) for x in state["short"]], [float(x) for x in state["long"]]
+        if len(short) != 3 or len(long) != 3:
+            raise ValueError("pacer state: short and long hold three rates each")
+        moments = []
+        for name in ("ring", "talk", "wrap"):
+            alpha, mean, var, n = state[name]
+            moments.append((float(alpha), float(mean), float(var), int(n)))
+        self._short, self._long = short, long
+        for target, (alpha, mean, var, n) in zip((self._ring, self._talk, self._wrap), moments, strict=True):
+            target.alpha, target.mean, target.var, target.n = alpha, mean, var, n
+        self.short_alpha = float(state["short_alpha"])
+        self.long_alpha = float(state["long_alpha"])
+        self.busy_s = float(state["busy_s"])
+        self.no_answer_s = float(state["no_answer_s"])
+        self.outcomes_seen = int(state["outcomes_seen"])
 
     # ------------------------------------------------------------------------------------------- decisions ----
 

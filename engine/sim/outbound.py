@@ -167,13 +167,25 @@ def build_leads(count: int, *, zone: str = "Europe/London") -> list[dict[str, An
                  priority=0, value=float(i % 7)).to_dict() for i in range(count)]
 
 
-def run_shift(scenario: Scenario, *, mode: str, power_ratio: float = 2.0, agents: int | None = None,
-              hours: float | None = None, seed: int | None = None, inbound_rate: float = 0.0,
-              checker: Callable[[dict[str, Any]], Any] | None = None,
-              amd_false_positive: float = 0.0, pacer_factory: Callable[[CampaignConfig], Any] | None = None,
-              progress: Callable[[float], None] | None = None, interval_s: float = 900.0) -> OutboundResult:
-    """Simulate one shift of ``scenario`` in ``mode``; see the module docstring. ``progress(fraction)`` is called
-    as virtual time advances (for a progress bar)."""
+@dataclass
+class ShiftSetup:
+    """One outbound shift, ready to run: the center (ACD and dialer) and the simulated world around it (the
+    carrier and the agents, as one channel adapter whose first events set the campaign up and load its leads)."""
+
+    center: Center
+    dialer: Dialer
+    adapter: CombinedAdapter
+    agents: int
+    hours: float
+    start: float = SHIFT_START
+
+
+def shift_setup(scenario: Scenario, *, mode: str, power_ratio: float = 2.0, agents: int | None = None,
+                hours: float | None = None, seed: int | None = None, inbound_rate: float = 0.0,
+                checker: Callable[[dict[str, Any]], Any] | None = None, amd_false_positive: float = 0.0,
+                pacer_factory: Callable[[CampaignConfig], Any] | None = None) -> ShiftSetup:
+    """Build the shift ``run_shift`` runs (see there for the arguments); ``ConfigError`` for a scenario that
+    lacks what an outbound run needs."""
     agents = agents if agents is not None else scenario.agents
     hours = hours if hours is not None else scenario.shift_hours
     seed = seed if seed is not None else (scenario.seed or 0)
@@ -216,6 +228,21 @@ def run_shift(scenario: Scenario, *, mode: str, power_ratio: float = 2.0, agents
     first = [(SHIFT_START, UpsertCampaign(campaign)),
              (SHIFT_START, LeadsAdded(CAMPAIGN, tuple(build_leads(lead_count))))]
     adapter = CombinedAdapter([carrier, channel], first)
+    return ShiftSetup(center, dialer, adapter, agents, hours)
+
+
+def run_shift(scenario: Scenario, *, mode: str, power_ratio: float = 2.0, agents: int | None = None,
+              hours: float | None = None, seed: int | None = None, inbound_rate: float = 0.0,
+              checker: Callable[[dict[str, Any]], Any] | None = None,
+              amd_false_positive: float = 0.0, pacer_factory: Callable[[CampaignConfig], Any] | None = None,
+              progress: Callable[[float], None] | None = None, interval_s: float = 900.0) -> OutboundResult:
+    """Simulate one shift of ``scenario`` in ``mode``; see the module docstring. ``progress(fraction)`` is called
+    as virtual time advances (for a progress bar)."""
+    setup = shift_setup(scenario, mode=mode, power_ratio=power_ratio, agents=agents, hours=hours, seed=seed,
+                        inbound_rate=inbound_rate, checker=checker, amd_false_positive=amd_false_positive,
+                        pacer_factory=pacer_factory)
+    center, dialer, adapter, agents, hours = setup.center, setup.dialer, setup.adapter, setup.agents, setup.hours
+    shift_s = hours * 3600.0
     intervals = int(math.ceil(shift_s / interval_s))
     watch = _Watch(SHIFT_START, interval_s, intervals)
     driver = Driver(center, adapter, observers=[watch])

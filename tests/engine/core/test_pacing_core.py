@@ -356,3 +356,33 @@ def test_absurdly_short_durations_are_floored(pacing_impl: ModuleType) -> None:
     p.observe_wrap(1e-280)
     assert math.isfinite(p.estimates()["wrap_s"])
     assert p.lines_to_dial(0, [0.0], [], [], 0, GRACE, 0.02, 10) >= 0
+
+
+def test_state_round_trip_decides_the_same_in_both_implementations(pacing_impl: ModuleType) -> None:
+    """A pacer rebuilt from ``state()`` (in either implementation) estimates and decides exactly as the one saved."""
+    from engine.core import _pacing_py
+
+    rng = random.Random(7)
+    saved = pacing_impl.Pacer(no_answer_s=30.0)
+    _feed(saved, pacing_impl, rng, 500, 0.22)
+    for _ in range(40):
+        saved.observe_talk(rng.lognormvariate(4.7, 0.4))
+        saved.observe_wrap(12.0 + rng.random())
+    state = saved.state()
+    for module in (pacing_impl, _pacing_py):
+        loaded = module.Pacer()
+        loaded.set_state(state)
+        assert loaded.state() == state
+        assert loaded.estimates() == saved.estimates()
+        args = (2, [30.0, 80.0, 140.0], [3.0], [1.0, 6.0, 12.0], 0, 2.0, 0.02, 40)
+        assert loaded.lines_to_dial(*args) == saved.lines_to_dial(*args)
+
+
+def test_state_rejects_malformed_data(pacing_impl: ModuleType) -> None:
+    pacer = pacing_impl.Pacer()
+    state = pacer.state()
+    with pytest.raises(KeyError):
+        pacer.set_state({k: v for k, v in state.items() if k != "talk"})
+    with pytest.raises(ValueError):
+        pacer.set_state({**state, "short": [0.1, 0.2]})
+    assert pacer.state() == state  # nothing half-loaded
