@@ -334,10 +334,13 @@ class Store(ABC):
 
     @abstractmethod
     def record_attempt(self, campaign: str, lead_id: str, *, at: float, outcome: str, next_attempt: float | None,
-                       status: str) -> Lead:
+                       status: str, attempts: int | None = None) -> Lead:
         """After a dial attempt: ``attempts`` + 1, ``last_attempt = at``, the new ``next_attempt`` and ``status``
-        (any but "new"; a final status needs ``next_attempt`` None), the outcome kept as the last one. Returns the
-        updated lead; ``StoreError`` for an unknown lead, status or empty outcome (nothing written)."""
+        (any but "new"; a final status needs ``next_attempt`` None), the outcome kept as the last one. With
+        ``attempts`` (the dialer's own count, as ``LeadUpdated`` carries it) the count is set to it instead, and
+        ``last_attempt`` moves only if the count grew: a refused dial (no attempt) or the same update written twice
+        (a replay) changes nothing it should not. Returns the updated lead; ``StoreError`` for an unknown lead,
+        status, negative count or empty outcome (nothing written)."""
 
     @abstractmethod
     def lead_imports(self, campaign: str) -> list[dict[str, Any]]:

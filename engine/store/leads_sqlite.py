@@ -156,7 +156,7 @@ class LeadStoreMixin:
         return [_lead(r) for r in rows]
 
     def record_attempt(self, campaign: str, lead_id: str, *, at: float, outcome: str, next_attempt: float | None,
-                       status: str) -> Lead:
+                       status: str, attempts: int | None = None) -> Lead:
         if status not in LEAD_STATUSES or status == "new":
             allowed = ", ".join(s for s in LEAD_STATUSES if s != "new")
             raise StoreError(f"lead {lead_id!r} status {status!r}: after an attempt expected one of {allowed}")
@@ -164,11 +164,19 @@ class LeadStoreMixin:
             raise StoreError(f"lead {lead_id!r}: status {status!r} is final, so next_attempt must be None")
         if not isinstance(outcome, str) or not outcome.strip():
             raise StoreError(f"lead {lead_id!r} outcome: empty")
+        if attempts is not None and (not isinstance(attempts, int) or attempts < 0):
+            raise StoreError(f"lead {lead_id!r} attempts: expected a count >= 0, got {attempts!r}")
         with self._tx() as db:
             self._need_lead(db, campaign, lead_id)
-            db.execute("UPDATE leads SET attempts = attempts + 1, last_attempt = ?, next_attempt = ?, status = ?,"
-                       " last_outcome = ? WHERE campaign = ? AND id = ?",
-                       (at, next_attempt, status, outcome, campaign, lead_id))
+            if attempts is None:
+                db.execute("UPDATE leads SET attempts = attempts + 1, last_attempt = ?, next_attempt = ?,"
+                           " status = ?, last_outcome = ? WHERE campaign = ? AND id = ?",
+                           (at, next_attempt, status, outcome, campaign, lead_id))
+            else:
+                db.execute("UPDATE leads SET last_attempt = CASE WHEN ? > attempts THEN ? ELSE last_attempt END,"
+                           " attempts = ?, next_attempt = ?, status = ?, last_outcome = ?"
+                           " WHERE campaign = ? AND id = ?",
+                           (attempts, at, attempts, next_attempt, status, outcome, campaign, lead_id))
             return self._need_lead(db, campaign, lead_id)
 
     def lead_imports(self, campaign: str) -> list[dict[str, Any]]:

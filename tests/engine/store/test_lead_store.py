@@ -116,6 +116,20 @@ def test_record_attempt_counts_and_validates(store: SqliteStore) -> None:
     assert store.lead("c1", "442079460001").attempts == 0
 
 
+def test_record_attempt_with_the_dialers_count_is_idempotent(store: SqliteStore) -> None:
+    store.import_leads("c1", parse_leads(FILE, "c1"))
+    refused = store.record_attempt("c1", "442079460000", at=10.0, outcome="refused:calling-hours",
+                                   next_attempt=900.0, status="scheduled", attempts=0)
+    assert (refused.attempts, refused.last_attempt, refused.next_attempt) == (0, None, 900.0)
+    for _ in range(2):  # the same update twice (a replay) is the same row
+        lead = store.record_attempt("c1", "442079460000", at=950.0, outcome="busy", next_attempt=1500.0,
+                                    status="scheduled", attempts=1)
+        assert (lead.attempts, lead.last_attempt, lead.next_attempt) == (1, 950.0, 1500.0)
+    with pytest.raises(StoreError, match="attempts"):
+        store.record_attempt("c1", "442079460000", at=1.0, outcome="busy", next_attempt=None, status="done",
+                             attempts=-1)
+
+
 def test_lead_lookups(store: SqliteStore) -> None:
     store.import_leads("c1", parse_leads(FILE, "c1"))
     assert [x.id for x in store.leads("c1", limit=2, offset=1)] == ["442079460001", "442079460002"]
