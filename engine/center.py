@@ -49,15 +49,47 @@ class Center:
     @classmethod
     def restore(cls, data: dict[str, Any], *,
                 pacer_factory: Callable[[CampaignConfig], Any] | None = None) -> Center:
-        """Rebuild the center that ``snapshot`` described (``ConfigError`` for data it cannot read)."""
+        """Rebuild the center that ``snapshot`` described (``ConfigError`` for data it cannot read). An ACD's own
+        snapshot (a data directory written before the dialer ran) gives that ACD and a dialer with no campaign."""
+        if isinstance(data, dict) and data.get("format") == 1:  # an ACD's snapshot, from before the dialer ran
+            acd = Acd.restore(data)
+            return cls(acd, Dialer(acd.config_now(), pacer_factory=pacer_factory))
         if not isinstance(data, dict) or data.get("format") != "center-1":
             raise ConfigError("center snapshot: unknown format (expected center-1)")
         acd = Acd.restore(data["acd"])
         return cls(acd, Dialer.restore(data["dialer"], acd.config_now(), pacer_factory=pacer_factory))
 
     def digest(self) -> dict[str, Any]:
-        """The ACD's digest and the dialer's whole state: equal digests mean the same routing and dialling."""
-        return {"acd": self.acd.digest(), "dialer": self.dialer.snapshot()}
+        """The ACD's digest (its keys at the top, so code that reads an ACD's digest reads this one) plus the
+        dialer's whole state under ``"dialer"``: equal digests mean the same routing and dialling."""
+        return {**self.acd.digest(), "dialer": self.dialer.snapshot()}
+
+    # The ACD's read-only views, so that what reads ``runtime.acd`` (status line, plugin host, admin API) works
+    # the same whether the runtime drives an ``Acd`` or a ``Center``.
+
+    @property
+    def agents(self) -> dict[str, Any]:
+        return self.acd.agents
+
+    @property
+    def queues(self) -> dict[str, Any]:
+        return self.acd.queues
+
+    @property
+    def contacts(self) -> dict[str, Any]:
+        return self.acd.contacts
+
+    def config_now(self) -> CenterConfig:
+        return self.acd.config_now()
+
+    def agent_state(self, agent_id: str) -> tuple[str, str, float]:
+        return self.acd.agent_state(agent_id)
+
+    def waiting(self, queue_id: str) -> list[str]:
+        return self.acd.waiting(queue_id)
+
+    def estimated_wait(self, contact_id: str) -> tuple[int, float]:
+        return self.acd.estimated_wait(contact_id)
 
     def feed(self, event: Event, now: float) -> list[Action]:
         kind = type(event)

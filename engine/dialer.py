@@ -467,6 +467,13 @@ class Dialer:
 
     # ---------------------------------------------------------------------------------------- introspection ----
 
+    def pending_checks(self, now: float) -> list[CheckCompliance]:
+        """The compliance questions of the calls still waiting for their verdict, asked again at ``now``: after a
+        restart the answers to the questions asked before it are lost with the process (``CheckCompliance`` is an
+        action, not journaled), so the channel side asks them again."""
+        return [CheckCompliance(call.id, self._request(self._campaigns[call.campaign], call.lead, now))
+                for call in self._calls.values() if call.phase == "checking"]
+
     def campaign(self, campaign_id: str) -> CampaignConfig:
         return self._need(campaign_id).config
 

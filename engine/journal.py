@@ -48,16 +48,13 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgpack
 
 from engine.errors import JournalError, SwitchboardError
 from engine.events import Event, decode, encode
 from engine.model import CenterConfig
-
-if TYPE_CHECKING:
-    from engine.acd import Acd
 
 log = logging.getLogger("switchboard.journal")
 
@@ -623,9 +620,9 @@ def prune(data_dir: str | Path, keep: int = 2) -> list[Path]:
 
 @dataclass(slots=True)
 class Recovery:
-    """What ``recover_info`` did."""
+    """What ``recover_info`` did. ``acd``: the machine rebuilt (by default a ``Center``: the ACD and the dialer)."""
 
-    acd: Acd
+    acd: Any
     last_seq: int
     snapshot_seq: int  # 0 = replayed from the genesis configuration
     snapshot_path: Path | None
@@ -638,14 +635,16 @@ class Recovery:
         return f"recovered seq {self.last_seq} from {start}, replayed {self.replayed} events"
 
 
-def _build_acd(config: CenterConfig) -> Acd:
-    from engine.acd import Acd
-    return Acd(config)
+def _build_acd(config: CenterConfig) -> Any:
+    """The default machine of a data directory: the ACD and the dialer (``engine.center.Center``)."""
+    from engine.center import Center
+    return Center.build(config)
 
 
-def _restore_acd(state: dict[str, Any]) -> Acd:
-    from engine.acd import Acd
-    return Acd.restore(state)
+def _restore_acd(state: dict[str, Any]) -> Any:
+    """A center from its snapshot, or from an ACD's own snapshot (written before the dialer ran)."""
+    from engine.center import Center
+    return Center.restore(state)
 
 
 def recover_info(data_dir: str | Path, config: CenterConfig | None = None, *, use_snapshots: bool = True,
@@ -705,8 +704,8 @@ def recover_info(data_dir: str | Path, config: CenterConfig | None = None, *, us
     return Recovery(acd, last_seq, base_seq, base_path, replayed, skipped)
 
 
-def recover(data_dir: str | Path, config: CenterConfig | None = None) -> tuple[Acd, int]:
-    """``(acd, last_seq)``: the exact state after the last event journaled in ``data_dir``.
+def recover(data_dir: str | Path, config: CenterConfig | None = None) -> tuple[Any, int]:
+    """``(center, last_seq)``: the exact state (ACD and dialer) after the last event journaled in ``data_dir``.
 
     The newest snapshot that reads back whole is restored and the frames after it are replayed (actions
     discarded). A corrupt or unreadable snapshot is logged and the next older one is used, or, with none left,

@@ -114,13 +114,14 @@ def _load_config(args: argparse.Namespace) -> tuple[CenterConfig, Any]:
 
 def open_engine(data_dir: Path, config: CenterConfig, fsync: str, fsync_ms: float = 50.0
                 ) -> tuple[Any, Journal, str, bool]:
-    """Recover ``data_dir`` or initialise it from ``config``: ``(acd, journal, what happened, recovered)``."""
-    from engine.acd import Acd
+    """Recover ``data_dir`` or initialise it from ``config``: ``(center, journal, what happened, recovered)``; the
+    center is the ACD and the dialer (``engine.center.Center``)."""
+    from engine.center import Center
 
     if jm.has_journal(data_dir):
         journal = Journal.open(data_dir, fsync=fsync, batch_ms=fsync_ms)  # cuts a torn tail off first
         try:
-            r = jm.recover_info(data_dir, config)
+            r = jm.recover_info(data_dir, config, acd_factory=Center.build, acd_restore=Center.restore)
         except BaseException:
             journal.close()
             raise
@@ -130,7 +131,7 @@ def open_engine(data_dir: Path, config: CenterConfig, fsync: str, fsync_ms: floa
         torn = f"; dropped a torn last frame ({journal.torn.torn})" if journal.torn else ""
         skipped = f"; {len(r.skipped_snapshots)} unusable snapshot(s) skipped" if r.skipped_snapshots else ""
         return r.acd, journal, r.describe() + skipped + torn, True
-    acd = Acd(config)  # ConfigError before anything is written
+    acd = Center.build(config)  # ConfigError before anything is written
     journal = Journal.open(data_dir, fsync=fsync, batch_ms=fsync_ms)  # takes the directory's lock
     try:
         jm.write_genesis(data_dir, config)
@@ -334,11 +335,13 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
     runtime = Runtime(acd, journal, snapshot_every=max(1, args.snapshot_every), keep_snapshots=max(1, keep),
                       prune=keep > 0)
     dispatcher = host.attach(runtime)
+    compliance = _attach_dialer_sinks(runtime, host)
     api = EngineHandle(runtime, host.manager, host.config, dispatcher=dispatcher)
     load: SimulatedLoad | None = None
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(runtime.run)
+            await compliance.resume(runtime.acd)
             if not args.no_http:
                 binds = await nursery.start(_serve_http, api, args.host, args.port)
                 print(f"serve: http on {' '.join(binds)}", flush=True)
@@ -381,6 +384,18 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                 break
     print(f"serve: stopped seq={runtime.seq}", flush=True)
     return 0
+
+
+def _attach_dialer_sinks(runtime: Runtime, host: Any) -> Any:
+    """The dialer's way out: its compliance questions answered by the rules (audited in the store) and its lead
+    updates written to the store, both off the routing path. Returns the compliance sink (to ``resume``)."""
+    from engine.lead_writer import LeadWriter
+    from plugins.compliance_gate import ComplianceGate, ComplianceSink
+
+    compliance = ComplianceSink(runtime, ComplianceGate(host.manager, host.store))
+    runtime.add_sink(compliance)
+    runtime.add_sink(LeadWriter(host.store))
+    return compliance
 
 
 async def _status_loop(runtime: Runtime, load: SimulatedLoad | None, manager: Any, every: float) -> None:

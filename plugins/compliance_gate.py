@@ -35,3 +35,48 @@ class ComplianceGate:
         return verdict
 
     __call__ = check
+
+
+class ComplianceSink:
+    """The runtime's answer to the dialer's ``CheckCompliance`` actions: each is asked of ``gate`` (a
+    ``ComplianceGate``) in a worker thread (the rules and the audit may touch the database) and the verdict is
+    submitted back as a ``ComplianceVerdict`` event, so the decision is journaled before the dialer acts on it.
+
+    An async sink: the runtime gives it its own task and buffer, so a slow rule never holds routing up; questions
+    are answered in the order asked. A verdict the dialer no longer wants (the call ended meanwhile) is refused by
+    the engine and counted in ``stale``. ``resume(center)`` asks again the questions lost with a previous process.
+    """
+
+    def __init__(self, runtime: Any, gate: ComplianceGate) -> None:
+        self.runtime = runtime
+        self.gate = gate
+        self.answered = 0
+        self.stale = 0
+
+    async def handle(self, action: Any, now: float) -> None:
+        from engine.dialer_events import CheckCompliance
+
+        if isinstance(action, CheckCompliance):
+            await self.ask(action)
+
+    async def ask(self, action: Any) -> None:
+        import trio
+
+        from engine.dialer_events import ComplianceVerdict
+        from engine.errors import AcdError
+
+        verdict = await trio.to_thread.run_sync(self.gate.check, action.request)
+        try:
+            await self.runtime.submit(ComplianceVerdict(action.call_id, bool(verdict.allowed), verdict.reason,
+                                                        verdict.rule))
+            self.answered += 1
+        except AcdError:
+            self.stale += 1
+
+    async def resume(self, center: Any) -> None:
+        """Ask again what ``center``'s dialer still waits for (``Dialer.pending_checks``)."""
+        dialer = getattr(center, "dialer", None)
+        if dialer is None:
+            return
+        for action in dialer.pending_checks(self.runtime.now()):
+            await self.ask(action)
