@@ -1,10 +1,11 @@
-"""``Center``: the ACD and the dialer as one sans-IO state machine (one partition's whole routing state).
+"""``Center``: the ACD, the dialer and the surveys as one sans-IO state machine (a partition's routing state).
 
 The dialer's agents are the ACD's (blended work), and a call the dialer connects to a person becomes an ACD
 contact. ``feed(event, now)`` gives a dialer event to the dialer and any other event to the ACD (a ``Tick`` to
 both); every action of the ACD is shown to the dialer (``Dialer.observe``), and the events the dialer addresses
 to the ACD (a person to route, a person to withdraw after the 2-second rule) are fed to the ACD at once, in order,
-within the same call. The returned list holds every action of both, in the order they happened: ``Center`` is
+within the same call. The satisfaction surveys (``engine.survey``) see every contact record and take the
+survey answers (``SurveyAnswered``). The returned list holds every action of all three, in the order they happened: ``Center`` is
 ``Acd``-like (``feed``, ``validate``, ``next_deadline``, ``snapshot`` / ``restore``), so the simulator's driver and
 the runtime (with its journal and snapshots) drive it unchanged, and since everything it does follows from the
 events fed, a journal of those events replays it exactly.
@@ -18,17 +19,20 @@ from typing import Any
 from engine.acd import Acd
 from engine.dialer import Dialer
 from engine.errors import ConfigError
-from engine.events import Action, Event, Tick, UpsertAgent, UpsertQueue
+from engine.events import Action, ContactRecord, Event, Tick, UpsertAgent, UpsertQueue
 from engine.model import CampaignConfig, CenterConfig
+from engine.survey import Surveys
 
 
 class Center:
     """``acd`` and ``dialer`` driven together. See the module docstring."""
 
-    def __init__(self, acd: Acd, dialer: Dialer) -> None:
+    def __init__(self, acd: Acd, dialer: Dialer, surveys: Surveys | None = None) -> None:
         self.acd = acd
         self.dialer = dialer
+        self.surveys = surveys if surveys is not None else Surveys(acd.config_now())
         self._dialer_events = frozenset(Dialer.EVENT_TYPES)
+        self._survey_events = frozenset(Surveys.EVENT_TYPES)
 
     @classmethod
     def build(cls, config: CenterConfig, *, pacer_factory: Callable[[CampaignConfig], Any] | None = None) -> Center:
@@ -39,12 +43,15 @@ class Center:
         """Raise ``AcdError`` if ``feed(event)`` would refuse it (checked before the event is journaled)."""
         if type(event) in self._dialer_events:
             self.dialer.validate(event)
+        elif type(event) in self._survey_events:
+            self.surveys.validate(event)
         else:
             self.acd.validate(event)
 
     def snapshot(self) -> dict[str, Any]:
         """Both machines' state as msgpack-able data (``restore`` rebuilds an identical center)."""
-        return {"format": "center-1", "acd": self.acd.snapshot(), "dialer": self.dialer.snapshot()}
+        return {"format": "center-1", "acd": self.acd.snapshot(), "dialer": self.dialer.snapshot(),
+                "surveys": self.surveys.snapshot()}
 
     @classmethod
     def restore(cls, data: dict[str, Any], *,
@@ -57,12 +64,14 @@ class Center:
         if not isinstance(data, dict) or data.get("format") != "center-1":
             raise ConfigError("center snapshot: unknown format (expected center-1)")
         acd = Acd.restore(data["acd"])
-        return cls(acd, Dialer.restore(data["dialer"], acd.config_now(), pacer_factory=pacer_factory))
+        config = acd.config_now()
+        return cls(acd, Dialer.restore(data["dialer"], config, pacer_factory=pacer_factory),
+                   Surveys.restore(data.get("surveys"), config))
 
     def digest(self) -> dict[str, Any]:
         """The ACD's digest (its keys at the top, so code that reads an ACD's digest reads this one) plus the
         dialer's whole state under ``"dialer"``: equal digests mean the same routing and dialling."""
-        return {**self.acd.digest(), "dialer": self.dialer.snapshot()}
+        return {**self.acd.digest(), "dialer": self.dialer.snapshot(), "surveys": self.surveys.snapshot()}
 
     # The ACD's read-only views, so that what reads ``runtime.acd`` (status line, plugin host, admin API) works
     # the same whether the runtime drives an ``Acd`` or a ``Center``.
@@ -96,13 +105,17 @@ class Center:
         dialer = self.dialer
         if kind in self._dialer_events:
             out = dialer.feed(event, now)
+        elif kind in self._survey_events:
+            out = self.surveys.feed(event, now)
         elif kind is Tick:
             out = self._observed(self.acd.feed(event, now), now)
             out.extend(dialer.feed(event, now))
+            out.extend(self.surveys.feed(event, now))
         else:
             out = self._observed(self.acd.feed(event, now), now)
             if kind is UpsertAgent or kind is UpsertQueue:
                 dialer.observe(event, now)  # type: ignore[arg-type]
+                self.surveys.observe(event, now)  # type: ignore[arg-type]
         pending = dialer.to_acd
         while pending:
             to_acd = pending.pop(0)
@@ -114,13 +127,11 @@ class Center:
         out = list(actions)
         for action in actions:
             out.extend(observe(action, now))
+            if type(action) is ContactRecord:
+                out.extend(self.surveys.observe(action, now))
         return out
 
     def next_deadline(self) -> float | None:
-        a = self.acd.next_deadline()
-        d = self.dialer.next_deadline()
-        if a is None:
-            return d
-        if d is None:
-            return a
-        return a if a < d else d
+        deadlines = [d for d in (self.acd.next_deadline(), self.dialer.next_deadline(),
+                                 self.surveys.next_deadline()) if d is not None]
+        return min(deadlines) if deadlines else None

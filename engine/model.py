@@ -139,6 +139,7 @@ class QueueConfig:
     ``announce_every_s``: period of position / estimated-wait announcements (None = never).
     ``closed_queue``: where contacts go while the queue is closed (None = closed prompt and hang up).
     ``service_level_s`` / ``service_level_target``: the answered-within threshold and its goal.
+    ``survey``: after a contact an agent served, ask the customer the satisfaction survey (``engine.survey``).
     """
 
     id: str
@@ -158,6 +159,7 @@ class QueueConfig:
     closed_queue: str | None = None
     service_level_s: float = 20.0
     service_level_target: float = 0.8
+    survey: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

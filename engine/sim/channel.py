@@ -44,6 +44,7 @@ from engine.events import (
     WrapUpDone,
 )
 from engine.sim.distributions import Distribution
+from engine.survey import StartSurvey, SurveyAnswered
 
 _NONE: tuple[Any, ...] = ()
 
@@ -69,14 +70,18 @@ class SimulatedChannel:
     wrap-up), ``answer`` (None = accept offers at once): distributions. ``phases``: ``(start_s, changes)`` in
     increasing order, where ``changes`` may hold ``arrival_rates`` (dict) and any of ``talk``, ``patience``,
     ``wrap``, ``answer``. ``arrivals_until``: no arrival at or after this time. ``scheduled``: extra arrivals,
-    ``(time, queue)``. ``disposition``: what agents set at ``WrapUpDone``.
+    ``(time, queue)``. ``disposition``: what agents set at ``WrapUpDone``. ``survey_response``: the share of
+    customers who answer a satisfaction survey (``StartSurvey``), 5 to 25 s after it starts, with a score drawn
+    from ``survey_scores`` (weights of 1..5).
     """
 
     def __init__(self, *, agents: Sequence[str], talk: Distribution, arrival_rates: dict[str, float] | None = None,
                  patience: Distribution | None = None, wrap: Distribution | None = None,
                  answer: Distribution | None = None, arrivals_until: float = math.inf,
                  scheduled: Iterable[tuple[float, str]] = (), phases: Sequence[tuple[float, dict[str, Any]]] = (),
-                 seed: int = 0, disposition: str = "resolved", contact_prefix: str = "c") -> None:
+                 seed: int = 0, disposition: str = "resolved", contact_prefix: str = "c",
+                 survey_response: float = 0.0,
+                 survey_scores: Sequence[float] = (0.05, 0.05, 0.15, 0.35, 0.4)) -> None:
         self.agents = list(agents)
         self.arrivals_until = arrivals_until
         self.scheduled = sorted(scheduled)
@@ -85,7 +90,12 @@ class SimulatedChannel:
         base = random.Random(seed)
         # Independent streams per purpose, derived from the one seed.
         self._rng = {name: random.Random(base.getrandbits(64))
-                     for name in ("arrivals", "patience", "talk", "wrap", "answer")}
+                     for name in ("arrivals", "patience", "talk", "wrap", "answer", "survey")}
+        if not 0.0 <= survey_response <= 1.0 or len(survey_scores) != 5 or min(survey_scores) < 0 \
+                or sum(survey_scores) <= 0:
+            raise ValueError("survey_response must be in [0, 1] and survey_scores five weights >= 0")
+        self.survey_response = survey_response
+        self.survey_scores = tuple(survey_scores)
         self._periods: list[tuple[float, Params]] = []
         current = {"arrival_rates": dict(arrival_rates or {}), "talk": talk, "patience": patience, "wrap": wrap,
                    "answer": answer}
@@ -125,6 +135,7 @@ class SimulatedChannel:
             HangUp: self._on_hangup,
             ContactStateChanged: self._on_contact_state,
             ContactRecord: self._on_record,
+            StartSurvey: self._on_start_survey,
         }
 
     def _params(self, values: dict[str, Any]) -> Params:
@@ -216,6 +227,13 @@ class SimulatedChannel:
         if handler is None:
             return _NONE
         return handler(action, now)
+
+    def _on_start_survey(self, action: StartSurvey, now: float) -> list[tuple[float, Event]]:
+        rng = self._rng["survey"]
+        if not self.survey_response or rng.random() >= self.survey_response:
+            return []
+        score = rng.choices(range(1, 6), weights=self.survey_scores)[0]
+        return [(now + 5.0 + 20.0 * rng.random(), SurveyAnswered(action.contact_id, score))]
 
     # ------------------------------------------------------------------------------------------- due ----
 
