@@ -48,7 +48,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from engine import core
@@ -350,11 +350,11 @@ class Dialer:
         """Learn from one ACD action (agent and contact states, records) or ACD configuration event."""
         kind = type(action)
         if kind is AgentStateChanged:
-            self._observe_agent(action, now)
+            self._observe_agent(cast(AgentStateChanged, action), now)
         elif kind is ContactStateChanged:
-            return self._observe_contact(action, now)
+            return self._observe_contact(cast(ContactStateChanged, action), now)
         elif kind is ContactRecord:
-            return self._observe_record(action, now)
+            return self._observe_record(cast(ContactRecord, action), now)
         elif kind is UpsertAgent:
             config = action.agent  # type: ignore[attr-defined]
             view = self._agents.get(config.id)

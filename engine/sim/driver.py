@@ -55,7 +55,7 @@ class Driver:
     """Run ``acd`` with ``adapter`` in virtual time; every action also goes to each of ``observers``."""
 
     def __init__(self, acd: Acdlike, adapter: ChannelAdapter,
-                 observers: Iterable[Callable[[Action], Any]] = ()) -> None:
+                 observers: Iterable[Any] = ()) -> None:
         self.acd = acd
         self.adapter = adapter
         self.observers = list(observers)
@@ -140,8 +140,8 @@ class Driver:
                     now = at
                 actions = feed(event, now)
                 for action in actions:
-                    kind = type(action)
-                    observers, handle = routes[kind] if kind in routes else route_for(kind)
+                    action_kind = type(action)
+                    observers, handle = routes[action_kind] if action_kind in routes else route_for(action_kind)
                     for observer in observers:
                         observer(action)
                     if handle is not None:
