@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("engine.serve", "run the engine (routing, journal, and the servers later issues add)"),
     "leads": ("engine.leads_command", "import lead lists into outbound campaigns (CSV)"),
     "dnc": ("engine.dnc_command", "do-not-call lists: import a file, add, remove or check a number"),
+    "report": ("engine.report_command", "historical reports per queue, agent or campaign (CSV or JSON)"),
     "staffing": ("engine.staffing", "agents needed for a service-level target (Erlang C / Erlang A)"),
 }
 OPTIONAL_COMMANDS: dict[str, tuple[str, str]] = {

@@ -336,12 +336,14 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                       prune=keep > 0)
     dispatcher = host.attach(runtime)
     compliance = _attach_dialer_sinks(runtime, host)
+    reports = _attach_reports(runtime, host)
     api = EngineHandle(runtime, host.manager, host.config, dispatcher=dispatcher)
     load: SimulatedLoad | None = None
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(runtime.run)
             await compliance.resume(runtime.acd)
+            await nursery.start(reports.run)
             if not args.no_http:
                 binds = await nursery.start(_serve_http, api, args.host, args.port)
                 print(f"serve: http on {' '.join(binds)}", flush=True)
@@ -384,6 +386,16 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                 break
     print(f"serve: stopped seq={runtime.seq}", flush=True)
     return 0
+
+
+def _attach_reports(runtime: Runtime, host: Any) -> Any:
+    """The report counters, gathered from the runtime's actions and flushed to the store (``ReportWriter``)."""
+    from engine.report_writer import ReportWriter
+    from engine.reports import ReportAggregator
+
+    aggregator = ReportAggregator.for_center(runtime.acd)
+    runtime.add_sink(aggregator)
+    return ReportWriter(aggregator, host.store)
 
 
 def _attach_dialer_sinks(runtime: Runtime, host: Any) -> Any:

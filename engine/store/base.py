@@ -26,8 +26,11 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import StoreError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from engine.leads import ImportResult, LeadImport
     from engine.model import Lead
+    from engine.reports import IntervalRow
 
 IDENTITY_KINDS: tuple[str, ...] = ("phone", "email", "chat", "crm")
 
@@ -341,6 +344,20 @@ class Store(ABC):
         ``last_attempt`` moves only if the count grew: a refused dial (no attempt) or the same update written twice
         (a replay) changes nothing it should not. Returns the updated lead; ``StoreError`` for an unknown lead,
         status, negative count or empty outcome (nothing written)."""
+
+    # ---- report intervals (engine.reports)
+
+    @abstractmethod
+    def add_report_rows(self, rows: Iterable[IntervalRow]) -> int:
+        """Add each row's counters and dispositions to the stored row of its (dimension, key, start), creating it
+        when missing, all in one transaction; returns the number of rows given. ``StoreError`` for an unknown
+        dimension (nothing written)."""
+
+    @abstractmethod
+    def report_rows(self, dimension: str, *, start: float, end: float, key: str | None = None) -> list[IntervalRow]:
+        """The stored 15-minute rows of ``dimension`` (queue, agent, campaign) starting in [start, end), of one
+        ``key`` or all, by start then key. ``StoreError`` for an unknown dimension, an empty range, or more rows
+        than one answer holds."""
 
     @abstractmethod
     def lead_imports(self, campaign: str) -> list[dict[str, Any]]:

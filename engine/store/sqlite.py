@@ -37,6 +37,7 @@ from engine.store.base import (
 )
 from engine.store.dnc_sqlite import DncStoreMixin
 from engine.store.leads_sqlite import LeadStoreMixin
+from engine.store.reports_sql import ReportStoreMixin
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -150,11 +151,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX compliance_audit_number ON compliance_audit(number, at);
     CREATE INDEX compliance_audit_campaign ON compliance_audit(campaign, at);
     """,
+    """
+    CREATE TABLE report_intervals (
+        dimension TEXT NOT NULL,
+        key TEXT NOT NULL,
+        start REAL NOT NULL,
+        counts TEXT NOT NULL,
+        dispositions TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (dimension, key, start)
+    );
+    CREATE INDEX report_intervals_start ON report_intervals(dimension, start);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SqliteStore(LeadStoreMixin, DncStoreMixin, Store):
+class SqliteStore(ReportStoreMixin, LeadStoreMixin, DncStoreMixin, Store):
     """The store in one SQLite file (``":memory:"`` for a throw-away one). ``clock`` stamps creations and
     updates (Unix seconds by default; inject one for deterministic tests)."""
 
