@@ -21,6 +21,7 @@ run: $(STAMP)
 	$(VENV)/bin/switchboard serve --data-dir ./var --host 127.0.0.1 --port 8080
 
 test: $(STAMP)
+	bash scripts/system-deps.sh
 	$(PY) setup.py --quiet build_ext --inplace
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
