@@ -336,14 +336,15 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                       prune=keep > 0)
     dispatcher = host.attach(runtime)
     compliance = _attach_dialer_sinks(runtime, host)
-    reports = _attach_reports(runtime, host)
+    writers = _attach_writers(runtime, host)
     api = EngineHandle(runtime, host.manager, host.config, dispatcher=dispatcher)
     load: SimulatedLoad | None = None
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(runtime.run)
             await compliance.resume(runtime.acd)
-            await nursery.start(reports.run)
+            for writer in writers:
+                await nursery.start(writer.run)
             if not args.no_http:
                 binds = await nursery.start(_serve_http, api, args.host, args.port)
                 print(f"serve: http on {' '.join(binds)}", flush=True)
@@ -388,14 +389,17 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
     return 0
 
 
-def _attach_reports(runtime: Runtime, host: Any) -> Any:
-    """The report counters, gathered from the runtime's actions and flushed to the store (``ReportWriter``)."""
-    from engine.report_writer import ReportWriter
+def _attach_writers(runtime: Runtime, host: Any) -> list[Any]:
+    """The report counters and the call detail records, gathered from the runtime's actions and written to the
+    store in batches off the routing path (``engine.batch_writer``); each writer's ``run`` is a task to start."""
+    from engine.batch_writer import CdrWriter, ReportWriter
     from engine.reports import ReportAggregator
 
     aggregator = ReportAggregator.for_center(runtime.acd)
     runtime.add_sink(aggregator)
-    return ReportWriter(aggregator, host.store)
+    cdrs = CdrWriter(host.store)
+    runtime.add_sink(cdrs)
+    return [ReportWriter(aggregator, host.store), cdrs]
 
 
 def _attach_dialer_sinks(runtime: Runtime, host: Any) -> Any:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import StoreError
+from engine.store.access_sql import ACCESS_MIGRATION, AccessStoreMixin
 from engine.store.base import (
     OPEN_STATUSES,
     TICKET_STATUSES,
@@ -162,11 +163,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX report_intervals_start ON report_intervals(dimension, start);
     """,
+    # 4 -> 5: users, API tokens, the audit trail, call detail records (engine.store.access_sql)
+    ACCESS_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SqliteStore(ReportStoreMixin, LeadStoreMixin, DncStoreMixin, Store):
+class SqliteStore(AccessStoreMixin, ReportStoreMixin, LeadStoreMixin, DncStoreMixin, Store):
     """The store in one SQLite file (``":memory:"`` for a throw-away one). ``clock`` stamps creations and
     updates (Unix seconds by default; inject one for deterministic tests)."""
 
