@@ -74,6 +74,11 @@ def _check_skill_map(skills: dict[str, int], known: set[str], where: str) -> Non
                               f"got {level!r}")
 
 
+def agent_serves(agent: AgentConfig, queue: QueueConfig) -> bool:
+    """Whether ``agent`` has the skills and the channel capacity to take ``queue``'s contacts."""
+    return _serves(agent, queue.channel, queue.skills)
+
+
 def _serves(agent: AgentConfig, channel: str, skills: dict[str, int], agents: tuple[str, ...] = ()) -> bool:
     if agents and agent.id not in agents:
         return False
@@ -229,6 +234,27 @@ def _parse_hours(table: dict[str, Any], where: str) -> OpenHours:
             weekly.setdefault(day_index, []).append((start, end))
     return OpenHours(timezone=table.get("timezone", "UTC"), weekly=weekly,
                      holidays=tuple(str(h) for h in table.get("holidays", ())))
+
+
+def parse_hours(table: dict[str, Any], where: str) -> OpenHours:
+    """Opening hours from their table form (``timezone``, ``mon`` .. ``sun`` as lists of ``"HH:MM-HH:MM"``,
+    ``holidays`` as ISO dates); ``ConfigError`` naming ``where`` and the key at fault."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    hours = _parse_hours(table, where)
+    check_timezone(hours.timezone, f"{where}.timezone")
+    return hours
+
+
+def hours_table(hours: OpenHours) -> dict[str, Any]:
+    """The table form of ``hours`` (what ``parse_hours`` reads): days with no range are left out."""
+    out: dict[str, Any] = {"timezone": hours.timezone}
+    for day_index, day in enumerate(WEEKDAYS):
+        ranges = hours.weekly.get(day_index)
+        if ranges:
+            out[day] = [f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in ranges]
+    out["holidays"] = list(hours.holidays)
+    return out
 
 
 def _build(cls: Any, table: dict[str, Any], where: str) -> Any:
