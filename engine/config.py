@@ -324,7 +324,8 @@ def load_config(path: str | Path) -> CenterConfig:
 # ------------------------------------------------------------------------------------------------ demo ----
 
 def demo_config() -> CenterConfig:
-    """The embedded demo: four queues, one Spanish-first workflow, twelve agents with mixed skills."""
+    """The embedded demo: four queues, one Spanish-first workflow, twelve agents with mixed skills in two teams
+    (blue: agents 1-6, green: 7-12)."""
     skills = ("sales", "support", "billing", "english", "spanish")
     agents = []
     for n in range(1, 13):
@@ -337,7 +338,8 @@ def demo_config() -> CenterConfig:
             agent_skills["billing"] = 6
         if n % 4 == 0:
             agent_skills["spanish"] = 8
-        agents.append(AgentConfig(id=f"agent-{n:02d}", name=f"Agent {n}", skills=agent_skills))
+        agents.append(AgentConfig(id=f"agent-{n:02d}", name=f"Agent {n}", skills=agent_skills,
+                                  teams=("blue",) if n <= 6 else ("green",)))
     queues = (
         QueueConfig(id="sales", name="Sales", skills={"sales": 1}, strategy="longest-idle", announce_every_s=45.0,
                     callback_after_s=300.0, max_wait_s=900.0, overflow_queue="support"),

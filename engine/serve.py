@@ -346,6 +346,7 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
             for writer in writers:
                 await nursery.start(writer.run)
             if not args.no_http:
+                await trio.to_thread.run_sync(_bootstrap_admin_token, host.store, data_dir)
                 binds = await nursery.start(_serve_http, api, args.host, args.port)
                 print(f"serve: http on {' '.join(binds)}", flush=True)
             email = host.manager.pm.get_plugin("email")
@@ -387,6 +388,25 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                 break
     print(f"serve: stopped seq={runtime.seq}", flush=True)
     return 0
+
+
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+def _bootstrap_admin_token(store: Any, data_dir: Path) -> None:
+    """On a store with no user and no token (a fresh install), make an admin token and write it to
+    ``<data-dir>/admin-token`` (readable by the owner only), so the first operator can reach the API and the
+    wallboard; ``switchboard token create`` and ``switchboard user add`` make the others."""
+    from admin_api.auth import create_token
+
+    if store.users() or store.tokens(include_revoked=True):
+        return
+    secret, token = create_token(store, "bootstrap", "admin")
+    path = data_dir / ADMIN_TOKEN_FILE
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n", encoding="utf-8")
+    store.add_audit("serve", "create", f"token:{token.id}", {"after": token.public(), "file": str(path)})
+    print(f"serve: first start: an admin token is in {path} (shown nowhere else)", flush=True)
 
 
 def _attach_writers(runtime: Runtime, host: Any) -> list[Any]:
