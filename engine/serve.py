@@ -80,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim-load", type=float, metavar="RATE", default=None,
                         help="drive the engine with simulated callers at RATE contacts/s and simulated agents")
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated load (default 1)")
+    parser.add_argument("--sim-talk-s", type=float, default=20.0, metavar="SECONDS",
+                        help="mean talk time of the simulated contacts (default 20)")
+    parser.add_argument("--sim-patience-s", type=float, default=60.0, metavar="SECONDS",
+                        help="mean patience of the simulated callers before they hang up (default 60)")
     parser.add_argument("--fsync", choices=jm.FSYNC_POLICIES, default="batch",
                         help="journal durability: always (every event), batch (every --fsync-ms), never "
                              "(default batch)")
@@ -222,7 +226,8 @@ class SimulatedLoad:
     dropped, as a real channel's would be.
     """
 
-    def __init__(self, runtime: Runtime, config: CenterConfig, rate: float, seed: int, plugin: Any = None) -> None:
+    def __init__(self, runtime: Runtime, config: CenterConfig, rate: float, seed: int, plugin: Any = None, *,
+                 talk_s: float = 20.0, patience_s: float = 60.0) -> None:
         from engine.sim.channel import SimulatedChannel
         from engine.sim.distributions import Distribution
 
@@ -230,11 +235,11 @@ class SimulatedLoad:
         if not queues:
             raise SwitchboardError("--sim-load: the configuration has no queue")
         self.runtime = runtime
-        self.talk = Distribution.exponential(20.0)
+        self.talk = Distribution.exponential(talk_s)
         self.channel = SimulatedChannel(
             agents=[a.id for a in config.agents], talk=self.talk,
             arrival_rates={q: rate / len(queues) for q in queues},
-            patience=Distribution.exponential(60.0), answer=Distribution.fixed(1.0), seed=seed,
+            patience=Distribution.exponential(patience_s), answer=Distribution.fixed(1.0), seed=seed,
             contact_prefix=f"sim{seed}-{int(runtime.now() * 1000)}-",
         )
         self.plugin = plugin
@@ -373,6 +378,7 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(runtime.run)
+            await nursery.start(dispatcher.run)
             await compliance.resume(runtime.acd)
             for writer in writers:
                 await nursery.start(writer.run)
@@ -404,11 +410,14 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                         await _submit_quietly(runtime, AgentLogin(agent.id))
                         await _submit_quietly(runtime, AgentReady(agent.id))
             if args.sim_load:
-                if not (args.sim_load > 0 and math.isfinite(args.sim_load)):
-                    raise SwitchboardError(f"--sim-load must be a rate > 0, got {args.sim_load}")
+                for flag, value in (("--sim-load", args.sim_load), ("--sim-talk-s", args.sim_talk_s),
+                                    ("--sim-patience-s", args.sim_patience_s)):
+                    if not (value > 0 and math.isfinite(value)):
+                        raise SwitchboardError(f"{flag} must be > 0, got {value}")
                 # The simulator is a channel plugin like any other: the dispatcher hands it the ACD's actions.
                 load = SimulatedLoad(runtime, runtime.acd.config_now(), args.sim_load, args.seed,
-                                     plugin=host.manager.pm.get_plugin("sim"))
+                                     plugin=host.manager.pm.get_plugin("sim"), talk_s=args.sim_talk_s,
+                                     patience_s=args.sim_patience_s)
                 dispatcher.on_result = load.on_result
                 runtime.add_sink(load)
                 load.resume(runtime.acd, runtime.now())
