@@ -87,6 +87,8 @@ class CdrWriter(BatchWriter[Cdr]):
         super().__init__(self._take, sync.add_cdrs, every_s=every_s, what="call detail records")
         self._gathered: list[Cdr] = []
 
+    accepts = (ContactRecord,)  # the runtime offers it only these
+
     def handle(self, action: Any, now: float) -> None:
         if type(action) is ContactRecord:
             self._gathered.append(Cdr.from_record(action, now))

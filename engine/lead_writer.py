@@ -23,6 +23,8 @@ log = logging.getLogger("switchboard.leads")
 class LeadWriter:
     """Writes ``LeadUpdated`` actions to ``store`` (a blocking ``Store``). See the module docstring."""
 
+    accepts = (LeadUpdated,)  # the runtime offers it only these
+
     def __init__(self, store: Any) -> None:
         self.store = getattr(store, "sync", store)
         self.written = 0

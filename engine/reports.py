@@ -88,6 +88,8 @@ class ReportAggregator:
     queue's answered-within threshold now (so a live change of the queue counts from then on; 20 s when it
     raises ``KeyError``); ``conversions``: the dispositions that count as a conversion."""
 
+    accepts = (ContactRecord, AgentStateChanged, SurveyRecorded)  # the runtime offers it only these
+
     def __init__(self, service_level_of: Callable[[str], float] | None = None, *,
                  conversions: Iterable[str] = DEFAULT_CONVERSIONS) -> None:
         self._service_level_of = service_level_of

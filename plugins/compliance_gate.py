@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.dialer_events import CheckCompliance
 from plugins.hookspecs import Verdict
 from plugins.manager import PluginManager
 
@@ -47,6 +48,8 @@ class ComplianceSink:
     the engine and counted in ``stale``. ``resume(center)`` asks again the questions lost with a previous process.
     """
 
+    accepts = (CheckCompliance,)  # the runtime offers it only these
+
     def __init__(self, runtime: Any, gate: ComplianceGate) -> None:
         self.runtime = runtime
         self.gate = gate
@@ -54,8 +57,6 @@ class ComplianceSink:
         self.stale = 0
 
     async def handle(self, action: Any, now: float) -> None:
-        from engine.dialer_events import CheckCompliance
-
         if isinstance(action, CheckCompliance):
             await self.ask(action)
 

@@ -293,3 +293,91 @@ async def test_feed_refusing_after_validate_takes_the_frame_back(tmp_path: Path,
         await rt.submit(ContactArrived("c2"))
         assert (rt.seq, rt.refused) == (2, 1)
     assert [getattr(f.event, "contact_id", None) for f in jm.read_frames(tmp_path)] == ["c1", "c2"]
+
+
+async def test_sinks_are_offered_only_the_actions_they_accept(tmp_path: Path,
+                                                              autojump_clock: trio.testing.MockClock) -> None:
+    class Offers(Recorder):
+        accepts = (OfferContact,)
+
+    class AsyncCancels(Recorder):
+        accepts = [CancelOffer]
+
+        async def handle(self, action: Action, now: float) -> None:  # type: ignore[override]
+            self.seen.append((action, now))
+
+    offers, cancels, everything = Offers(), AsyncCancels(), Recorder()
+    rt = make(tmp_path, sinks=[offers, everything, cancels])
+    async with rt:
+        await rt.submit(AgentReady("a1"))
+        await rt.submit(ContactArrived("c1"))
+        await trio.sleep(RING_S + 1)
+    assert [type(a).__name__ for a, _ in everything.seen] == ["OfferContact", "CancelOffer"]
+    assert [type(a).__name__ for a, _ in offers.seen] == ["OfferContact"]
+    assert [type(a).__name__ for a, _ in cancels.seen] == ["CancelOffer"]
+    with pytest.raises(TypeError, match="accepts"):
+        class Named(Recorder):
+            accepts = ("OfferContact",)
+
+        rt.add_sink(Named())
+
+
+async def test_submit_many_goes_on_after_a_refusal(tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+    rec = Recorder()
+    rt = make(tmp_path, sinks=[rec])
+    async with rt:
+        t0 = trio.current_time()
+        out = await rt.submit_many([AgentReady("a1"), OfferAccepted("a1", "nope"), ContactArrived("c1")])
+    assert out[0] == [] and isinstance(out[1], AcdError)
+    assert out[2] == [OfferContact("a1", "c1", "voice", "q", t0 + RING_S, "", {})] == [a for a, _ in rec.seen[:1]]
+    assert (rt.accepted, rt.refused) == (2, 1)
+    assert [f.seq for f in jm.read_frames(tmp_path)] == [1, 2]
+
+
+async def test_an_earlier_deadline_moves_the_sleeping_timer(tmp_path: Path,
+                                                            autojump_clock: trio.testing.MockClock) -> None:
+    class ShortRings(RingAcd):
+        """Contact ``quick`` rings 5 s instead of ``RING_S``."""
+
+        def feed(self, event: Event, now: float) -> list[Action]:
+            out = super().feed(event, now)
+            if isinstance(event, ContactArrived) and event.contact_id == "quick":
+                agent, _ = self.offers["quick"]
+                self.offers["quick"] = (agent, now + 5.0)
+            return out
+
+    rec = Recorder()
+    rt = make(tmp_path, ShortRings(), sinks=[rec])
+    async with rt:
+        await rt.submit_many([AgentReady("a1"), AgentReady("a2")])
+        t1 = trio.current_time()
+        await rt.submit(ContactArrived("slow"))
+        await trio.sleep(3)
+        t2 = trio.current_time()
+        await rt.submit(ContactArrived("quick"))
+        await trio.sleep(RING_S + 1)
+    assert [(a.contact_id, now) for a, now in rec.seen if isinstance(a, CancelOffer)] == [
+        ("quick", t2 + 5.0), ("slow", t1 + RING_S)]
+
+
+async def test_a_full_async_sink_drops_and_counts_and_a_removed_one_drains(tmp_path: Path,
+                                                                          autojump_clock: trio.testing.MockClock
+                                                                          ) -> None:
+    class AsyncRecorder(Recorder):
+        async def handle(self, action: Action, now: float) -> None:  # type: ignore[override]
+            await trio.sleep(1)
+            self.seen.append((action, now))
+
+    slow, removed = AsyncRecorder(), AsyncRecorder()
+    rt = make(tmp_path, sinks=[slow, removed], sink_buffer=2)
+    async with rt:
+        ready = [AgentReady(f"a{i}") for i in range(4)]
+        arrivals = [ContactArrived(f"c{i}") for i in range(4)]
+        await rt.submit_many(ready + arrivals)  # four offers with no checkpoint between: the buffers hold two
+        assert rt.dropped_actions == 4 and rt.sink_backlog() == 2
+        rt.remove_sink(removed)  # it still hands on the two it holds
+        await rt.submit(AgentReady("a9"))  # a checkpoint: the slow sink takes c0, which leaves it room for one
+        await rt.submit(ContactArrived("late"))
+        await trio.sleep(10)
+    assert [a.contact_id for a, _ in slow.seen] == ["c0", "c1", "late"]
+    assert [a.contact_id for a, _ in removed.seen] == ["c0", "c1"]
