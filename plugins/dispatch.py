@@ -18,7 +18,10 @@ up (an offer nobody rang times out).
 
 CRM write-backs are slow (a database transaction each) and nothing on a channel waits for them, so they run off
 the channel path: ``run`` is a task that writes the records back in order while the dispatcher goes on with the
-next actions (``switchboard serve`` starts it). Without that task running, the write-back is awaited inline.
+next actions (``switchboard serve`` starts it), taking those queued meanwhile as one batch
+(``PluginManager.acall_many``: one worker thread per batch for a sync CRM, not one per record). Queuing a record
+does not yield to other tasks unless ``WRITE_BACK_BUFFER`` records are already waiting, which holds the channel path
+up until the writer catches up. Without that task running, the write-back is awaited inline.
 
 ``switchboard serve`` runs one dispatcher for every channel (``channels=None``), with ``lookup`` answering the
 channel of any contact the ACD holds (voice contacts from the simulator or the gateway are not tracked by an
@@ -51,6 +54,8 @@ from engine.events import (
 log = logging.getLogger("switchboard.channels")
 
 WRITE_BACK_BUFFER = 10_000
+WRITE_BACK_BATCH = 100
+"""Records written back in one ``acall_many`` at most."""
 
 HOOK_OF: dict[type[Action], str] = {
     OfferContact: "channel_answer",
@@ -62,6 +67,10 @@ HOOK_OF: dict[type[Action], str] = {
     HangUp: "channel_hangup",
     CancelOffer: "channel_hangup",
 }
+
+
+ACCEPTS: tuple[type[Action], ...] = (*HOOK_OF, ContactRecord, ContactStateChanged)
+"""The actions a dispatcher does something with (the others the runtime need not offer it)."""
 
 
 class ChannelDispatcher:
@@ -96,13 +105,22 @@ class ChannelDispatcher:
         self._write_backs, self._to_write = trio.open_memory_channel[ContactRecord](WRITE_BACK_BUFFER)
         self._writer_running = False
 
+    accepts = ACCEPTS
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Write records back to the CRMs, in order, off the channel path (until cancelled)."""
         self._writer_running = True
         task_status.started()
         try:
             async for record in self._to_write:
-                await self.manager.acall("crm_write_back", deadline_s=self.deadline_s, contact_record=record)
+                batch = [record]
+                while len(batch) < WRITE_BACK_BATCH:
+                    try:
+                        batch.append(self._to_write.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                await self.manager.acall_many("crm_write_back", [{"contact_record": r} for r in batch],
+                                              deadline_s=self.deadline_s)
         finally:
             self._writer_running = False
 
@@ -161,6 +179,9 @@ class ChannelDispatcher:
         if not self.write_back:
             return
         if self._writer_running:
-            await self._write_backs.send(record)  # waits only when WRITE_BACK_BUFFER records are behind
+            try:
+                self._write_backs.send_nowait(record)
+            except trio.WouldBlock:
+                await self._write_backs.send(record)  # the writer is WRITE_BACK_BUFFER records behind
         else:
             await self.manager.acall("crm_write_back", deadline_s=self.deadline_s, contact_record=record)

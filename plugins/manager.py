@@ -10,6 +10,11 @@
   implementations in a worker thread and abandons them when the deadline passes; ``call`` measures the time and
   counts an overrun, discarding the late result). The caller always gets an answer: the results of the healthy
   implementations, or its ``default``;
+- ``acall_many`` (trio) makes a batch of calls of one hook, in order, for a caller with a queue of them (the CRM
+  write-backs): async implementations are awaited call by call as in ``acall``, and each sync implementation runs
+  the whole batch in one worker thread, each call isolated and measured as in ``call``. Each hop to a worker thread
+  waits for the GIL, which a busy event loop holds for up to ``sys.getswitchinterval()`` (5 ms): a hop per call
+  caps such a queue at a few hundred calls a second, a hop per batch does not;
 - ``ObserverSink`` is an action sink (``handle(action, now)``) the runtime registers like any other, forwarding
   every action to ``observe_action`` through ``call``.
 
@@ -27,6 +32,7 @@ import importlib.metadata
 import inspect
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -103,6 +109,8 @@ class PluginManager:
         self.overruns: dict[str, int] = {}
         self._sources: dict[str, str] = {}
         self._versions: dict[str, str | None] = {}
+        # hook name -> (pluggy's implementations when last looked at, ours to call, firstresult)
+        self._impl_cache: dict[str, tuple[list[pluggy.HookImpl], list[_Impl], bool]] = {}
         if autoload is None:
             autoload = os.environ.get(AUTOLOAD_ENV, "") != "1"
         if load:
@@ -191,12 +199,19 @@ class PluginManager:
 
     # ----------------------------------------------------------------------------------------------- calls ----
 
-    def _impls(self, hook_name: str) -> tuple[list[pluggy.HookImpl], bool]:
+    def _impls(self, hook_name: str) -> tuple[list[_Impl], bool]:
+        """The implementations of ``hook_name`` in call order, and whether it is ``firstresult``; cached until
+        pluggy's list changes (a plugin registered or unregistered, by us or directly on ``pm``)."""
         caller = getattr(self.pm.hook, hook_name, None)
         if caller is None or caller.spec is None:
             raise AttributeError(f"no hook named {hook_name!r}")
+        current = caller.get_hookimpls()
+        cached = self._impl_cache.get(hook_name)
+        if cached is not None and cached[0] == current:
+            return cached[1], cached[2]
         firstresult = bool(caller.spec.opts.get("firstresult"))
-        impls = [impl for impl in reversed(caller.get_hookimpls()) if not (impl.hookwrapper or impl.wrapper)]
+        impls = [_Impl(impl) for impl in reversed(current) if not (impl.hookwrapper or impl.wrapper)]
+        self._impl_cache[hook_name] = (current, impls, firstresult)
         return impls, firstresult
 
     def _fault(self, name: str, hook_name: str, what: str) -> None:
@@ -249,37 +264,121 @@ class PluginManager:
 
     async def acall(self, hook_name: str, *, deadline_s: float = DEFAULT_DEADLINE_S, default: Any = None,
                     **kwargs: Any) -> Any:
-        """As ``call``, for trio code: each sync implementation runs in a worker thread under
-        ``trio.move_on_after(deadline_s)`` and is abandoned (left to finish on its own, result dropped) when the
-        deadline passes; ``async def`` implementations are awaited under the same deadline."""
+        """As ``call``, for trio code: each sync implementation runs in a worker thread and is abandoned (left to
+        finish on its own, result dropped) when ``deadline_s`` passes; ``async def`` implementations are awaited
+        under the same deadline, which starts afresh for each implementation."""
         impls, firstresult = self._impls(hook_name)
         results: list[Any] = []
-        for impl in impls:
-            args = [kwargs[arg] for arg in impl.argnames]
-            failed = False
-            result = None
-            with trio.move_on_after(deadline_s) as scope:
-                try:
-                    if inspect.iscoroutinefunction(impl.function):
-                        result = await impl.function(*args)
-                    else:
-                        result = await trio.to_thread.run_sync(impl.function, *args, abandon_on_cancel=True)
-                except Exception:
-                    failed = True
-                    self._fault(impl.plugin_name, hook_name, "raised")
-                    log.debug("traceback of plugin %r", impl.plugin_name, exc_info=True)
+        i, n = 0, len(impls)
+        while i < n:
+            # One cancel scope for as many implementations as keep within their deadline (entering a scope costs
+            # more than most quick adapters' hooks): its deadline is moved forward before each one, and a fresh
+            # scope takes over after one overran or if the deadline fired just as one returned.
+            with trio.CancelScope() as scope:
+                while i < n and not scope.cancel_called:
+                    impl = impls[i]
+                    i += 1
+                    args = [kwargs[arg] for arg in impl.argnames]
+                    scope.deadline = trio.current_time() + deadline_s
+                    try:
+                        if impl.is_async:
+                            result = await impl.function(*args)
+                        else:
+                            result = await trio.to_thread.run_sync(impl.function, *args, abandon_on_cancel=True)
+                    except Exception:
+                        self._fault(impl.plugin_name, hook_name, "raised")
+                        log.debug("traceback of plugin %r", impl.plugin_name, exc_info=True)
+                        if not firstresult and default is not None:
+                            results.append(default)
+                        continue
+                    if result is not None:
+                        results.append(result)
+                        if firstresult:
+                            return result
             if scope.cancelled_caught:
-                failed = True
+                impl = impls[i - 1]
                 self._overrun(impl.plugin_name, hook_name, deadline_s, deadline_s)
-            if failed:
                 if not firstresult and default is not None:
                     results.append(default)
-                continue
-            if result is not None:
-                results.append(result)
-                if firstresult:
-                    break
         return self._finish(results, firstresult, default)
+
+    async def acall_many(self, hook_name: str, calls: list[dict[str, Any]], *,
+                         deadline_s: float = DEFAULT_DEADLINE_S, default: Any = None) -> list[Any]:
+        """Call ``hook_name`` once with each keyword mapping of ``calls``; return each call's answer, as ``acall``
+        would give it. Each implementation sees the calls in order (implementation by implementation, not call by
+        call). An ``async def`` implementation is awaited for each call under ``deadline_s``. A sync one runs the
+        batch in one worker thread: a call that raises is a fault, one that takes longer than ``deadline_s`` an
+        overrun (result dropped), and the thread is abandoned once ``deadline_s`` per call has passed in all: the
+        calls it has not finished then are overruns and it starts no more of them."""
+        impls, firstresult = self._impls(hook_name)
+        results: list[list[Any]] = [[] for _ in calls]
+        for impl in impls:
+            todo = [i for i, r in enumerate(results) if not (firstresult and r)]
+            if not todo:
+                break
+            if impl.is_async:
+                outcomes = [await self._acall_one(impl, hook_name, calls[i], deadline_s) for i in todo]
+            else:
+                outcomes = await self._sync_batch(impl, hook_name, [calls[i] for i in todo], deadline_s)
+            for i, (ok, result) in zip(todo, outcomes, strict=True):
+                if not ok:
+                    if not firstresult and default is not None:
+                        results[i].append(default)
+                elif result is not None:
+                    results[i].append(result)
+        return [self._finish(r, firstresult, default) for r in results]
+
+    async def _acall_one(self, impl: _Impl, hook_name: str, kwargs: dict[str, Any], deadline_s: float
+                         ) -> tuple[bool, Any]:
+        with trio.move_on_after(deadline_s) as scope:
+            try:
+                return True, await impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except Exception:
+                self._fault(impl.plugin_name, hook_name, "raised")
+                log.debug("traceback of plugin %r", impl.plugin_name, exc_info=True)
+                return False, None
+        assert scope.cancelled_caught
+        self._overrun(impl.plugin_name, hook_name, deadline_s, deadline_s)
+        return False, None
+
+    async def _sync_batch(self, impl: _Impl, hook_name: str, calls: list[dict[str, Any]], deadline_s: float
+                          ) -> list[tuple[bool, Any]]:
+        abandoned = threading.Event()
+        done: list[tuple[BaseException | None, Any, float]] = []  # (exception, result, elapsed) per finished call
+
+        def work() -> None:
+            for kwargs in calls:
+                if abandoned.is_set():
+                    return
+                start = self.timer()
+                try:
+                    result = impl.function(*[kwargs[arg] for arg in impl.argnames])
+                    if inspect.iscoroutine(result):
+                        result = _finish_without_awaiting(result)
+                except Exception as exc:
+                    done.append((exc, None, 0.0))
+                    continue
+                done.append((None, result, self.timer() - start))
+
+        with trio.move_on_after(deadline_s * len(calls)):
+            await trio.to_thread.run_sync(work, abandon_on_cancel=True)
+        abandoned.set()
+        finished = done[:]  # an abandoned thread may still append the call it was in; that one is late
+        outcomes: list[tuple[bool, Any]] = []
+        for exc, result, elapsed in finished:
+            if exc is not None:
+                self._fault(impl.plugin_name, hook_name, "raised")
+                log.debug("traceback of plugin %r", impl.plugin_name, exc_info=exc)
+                outcomes.append((False, None))
+            elif elapsed > deadline_s:
+                self._overrun(impl.plugin_name, hook_name, elapsed, deadline_s)
+                outcomes.append((False, None))
+            else:
+                outcomes.append((True, result))
+        for _ in range(len(calls) - len(finished)):
+            self._overrun(impl.plugin_name, hook_name, deadline_s, deadline_s)
+            outcomes.append((False, None))
+        return outcomes
 
     # --------------------------------------------------------------------------------------- conveniences ----
 
@@ -324,6 +423,18 @@ class PluginManager:
     def unconfigure(self, config: Any = None, *, deadline_s: float = 10.0) -> None:
         self.call("switchboard_unconfigure", deadline_s=deadline_s,
                   config=self.config if config is None else config)
+
+
+class _Impl:
+    """What calling one pluggy implementation needs, looked up once."""
+
+    __slots__ = ("function", "argnames", "plugin_name", "is_async")
+
+    def __init__(self, impl: pluggy.HookImpl) -> None:
+        self.function = impl.function
+        self.argnames = impl.argnames
+        self.plugin_name = impl.plugin_name
+        self.is_async = inspect.iscoroutinefunction(impl.function)
 
 
 class ObserverSink:
