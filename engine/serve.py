@@ -33,7 +33,6 @@ reaches ``plugins`` and ``admin_api``, lazily.
 from __future__ import annotations
 
 import argparse
-import heapq
 import logging
 import math
 import random
@@ -54,6 +53,8 @@ from engine.events import (
     AgentLogin,
     AgentReady,
     AgentStateChanged,
+    ContactRecord,
+    ContactStateChanged,
     CustomerHungUp,
     Event,
     OfferAccepted,
@@ -67,6 +68,7 @@ from engine.events import (
 from engine.journal import Journal
 from engine.model import CenterConfig
 from engine.runtime import Runtime
+from engine.sim.live import ScheduledEvents
 
 log = logging.getLogger("switchboard.serve")
 
@@ -217,24 +219,26 @@ async def _submit_quietly(runtime: Runtime, event: Event) -> bool:
 
 # --------------------------------------------------------------------------------------------- load ----
 
-class SimulatedLoad:
+class SimulatedLoad(ScheduledEvents):
     """The simulator's callers and agents (``SimulatedChannel``) in real time against the runtime.
 
-    It is an action sink (``handle``) that schedules the channel's replies on a heap, and a task that submits
-    each one when it comes due. With ``plugin`` (the built-in ``sim`` plugin, as ``serve`` runs it) the
-    simulator is reached only through the channel and observer hooks, like any channel adapter. Events the ACD refuses (an answer to an offer withdrawn meanwhile) are counted and
-    dropped, as a real channel's would be.
+    It is an action sink (``handle``) that schedules the channel's replies, and a task (``run``, from
+    ``engine.sim.live.ScheduledEvents``) that submits them in batches as they come due, waking at most every
+    ``granularity_s``. With ``plugin`` (the built-in ``sim`` plugin, as ``serve`` runs it) the simulator is reached
+    only through the channel and observer hooks, like any channel adapter, and the sink is offered only the actions
+    that can schedule something (``accepts``). Events the ACD refuses (an answer to an offer withdrawn meanwhile)
+    are counted and dropped, as a real channel's would be.
     """
 
     def __init__(self, runtime: Runtime, config: CenterConfig, rate: float, seed: int, plugin: Any = None, *,
-                 talk_s: float = 20.0, patience_s: float = 60.0) -> None:
+                 talk_s: float = 20.0, patience_s: float = 60.0, granularity_s: float = 0.005) -> None:
         from engine.sim.channel import SimulatedChannel
         from engine.sim.distributions import Distribution
 
+        super().__init__(runtime, granularity_s=granularity_s)
         queues = [q.id for q in config.queues if q.channel == "voice"] or [q.id for q in config.queues]
         if not queues:
             raise SwitchboardError("--sim-load: the configuration has no queue")
-        self.runtime = runtime
         self.talk = Distribution.exponential(talk_s)
         self.channel = SimulatedChannel(
             agents=[a.id for a in config.agents], talk=self.talk,
@@ -245,17 +249,10 @@ class SimulatedLoad:
         self.plugin = plugin
         if plugin is not None:
             plugin.attach(self.channel)
-        self._heap: list[tuple[float, int, Event]] = []
-        self._n = 0
-        self._wake = trio.Event()
-        self.submitted = 0
-        self.refused = 0
-
-    def _push(self, items: Iterable[tuple[float, Event]]) -> None:
-        for at, event in items:
-            self._n += 1
-            heapq.heappush(self._heap, (at, self._n, event))
-        self._wake.set()
+            # the observer events the plugin answers (drained here), and agents going not-ready (see handle)
+            self.accepts: tuple[type, ...] | None = (ContactStateChanged, ContactRecord, AgentStateChanged)
+        else:
+            self.accepts = None
 
     def handle(self, action: Action, now: float) -> None:
         if self.plugin is None:
@@ -270,6 +267,12 @@ class SimulatedLoad:
         """The channel dispatcher's ``on_result``: the simulator's answer to a channel hook is its follow-ups."""
         if isinstance(result, list):
             self._push(result)
+
+    def first_events(self, now: float) -> Iterable[tuple[float, Event]]:
+        return self.channel.start(now)
+
+    def due(self, event: Event, at: float) -> Iterable[tuple[float, Event]] | None:
+        return self.channel.due(event, at)
 
     def resume(self, acd: Any, now: float) -> None:
         """Pick up contacts a recovered ACD has in flight: answer offers, end conversations, let callers wait."""
@@ -293,32 +296,6 @@ class SimulatedLoad:
             if info[0] == "not-ready" and info[2]:
                 self._push([(now, AgentReady(aid))])
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        runtime = self.runtime
-        self._push(self.channel.start(runtime.now()))
-        task_status.started()
-        while True:
-            self._wake = trio.Event()
-            if not self._heap:
-                await self._wake.wait()
-                continue
-            at = self._heap[0][0]
-            if at > runtime.now():
-                with trio.move_on_at(runtime.trio_deadline(at)):
-                    await self._wake.wait()
-                    continue
-            _, _, event = heapq.heappop(self._heap)
-            follow = self.channel.due(event, max(at, runtime.now()))
-            if follow is None:
-                continue
-            self._push(follow)
-            try:
-                await runtime.submit(event)
-                self.submitted += 1
-            except AcdError as exc:
-                self.refused += 1
-                log.debug("simulated %s refused: %s", type(event).__name__, exc)
-
 
 # --------------------------------------------------------------------------------------------- HTTP ----
 
@@ -340,7 +317,8 @@ def status_line(runtime: Runtime, load: SimulatedLoad | None, plugin_faults: int
     available = sum(1 for a in agents.values() if a[0] == "available")
     logged_in = sum(1 for a in agents.values() if a[0] != "logged-out")
     line = (f"serve: seq={runtime.seq} accepted={runtime.accepted} refused={runtime.refused} waiting={waiting} "
-            f"available={available}/{logged_in} contacts={len(digest.get('contacts', {}))}")
+            f"available={available}/{logged_in} contacts={len(digest.get('contacts', {}))} "
+            f"backlog={runtime.sink_backlog()}")
     if load is not None:
         line += f" sim_submitted={load.submitted} sim_refused={load.refused}"
     if plugin_faults:
