@@ -290,7 +290,10 @@ class AccessStoreMixin:
                 raise StoreError(f"cdr {cdr.contact_id}: not JSON-serialisable: {exc}") from None
         with self._tx() as db:
             for row, cdr in zip(rows, records, strict=True):
-                # A replayed journal emits the same record again: the later write wins, nothing is doubled.
+                # A replayed journal emits the same record again: the later write wins, nothing is doubled. The
+                # agents of the earlier write are deleted by the primary key (agent_id, contact_id): a DELETE by
+                # contact_id alone scans the whole table, once per record.
+                before = db.execute("SELECT agents FROM cdrs WHERE contact_id = ?", (cdr.contact_id,)).fetchone()
                 db.execute(f"INSERT INTO cdrs ({_CDR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                            " ON CONFLICT (contact_id) DO UPDATE SET channel = excluded.channel,"
                            " customer = excluded.customer, queue = excluded.queue, agent_id = excluded.agent_id,"
@@ -298,7 +301,8 @@ class AccessStoreMixin:
                            " outcome = excluded.outcome, disposition = excluded.disposition,"
                            " notes = excluded.notes, history = excluded.history, data = excluded.data,"
                            " recorded = excluded.recorded, agents = excluded.agents", row)
-                db.execute("DELETE FROM cdr_agents WHERE contact_id = ?", (cdr.contact_id,))
+                for agent in json.loads(before[0]) if before is not None else ():
+                    db.execute("DELETE FROM cdr_agents WHERE agent_id = ? AND contact_id = ?", (agent, cdr.contact_id))
                 for agent in cdr.agents:
                     db.execute("INSERT INTO cdr_agents (contact_id, agent_id, recorded) VALUES (?, ?, ?)",
                                (cdr.contact_id, agent, cdr.recorded))
