@@ -1254,13 +1254,16 @@ class Acd:
             c.tokens[ANNOUNCE] = self._timer(now + (queue.announce_every_s or 0.0), ANNOUNCE, c.id)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """msgpack-able copy of a contact attribute."""
+    if type(value) in _SCALARS:  # most of them: answered first, a snapshot makes tens of thousands of these calls
+        return value
     if isinstance(value, set):
         return sorted(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, tuple):
+    if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, RoutingStep):
         return value.to_dict()

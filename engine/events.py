@@ -44,11 +44,19 @@ class Action(Message):
     __slots__ = ()
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+"""Each message class's field names in order (``dataclasses.fields`` builds them anew at every call)."""
+
+
 def encode(message: Message) -> list[Any]:
     """Return ``[kind, value, ...]`` in field order; records become dicts. Round-trips through ``decode``."""
-    out: list[Any] = [type(message).__name__]
-    for f in fields(message):  # type: ignore[arg-type]
-        value = getattr(message, f.name)
+    kind = type(message)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(message))  # type: ignore[arg-type]
+    out: list[Any] = [kind.__name__]
+    for name in names:
+        value = getattr(message, name)
         if hasattr(value, "to_dict"):
             value = value.to_dict()
         elif isinstance(value, tuple):

@@ -40,7 +40,9 @@ class AgentConfig:
     teams: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # What ``asdict`` gives, without its recursive deep copy: a snapshot holds one of these per agent.
+        return {"id": self.id, "name": self.name, "skills": dict(self.skills), "capacity": dict(self.capacity),
+                "teams": tuple(self.teams)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentConfig:
@@ -71,7 +73,10 @@ class RoutingStep:
     timeout_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # What ``asdict`` gives, without its recursive deep copy: a snapshot holds these for every contact.
+        return {"queue": self.queue, "skills": None if self.skills is None else dict(self.skills),
+                "preferred_agents": tuple(self.preferred_agents), "priority": self.priority,
+                "timeout_s": self.timeout_s}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoutingStep:
