@@ -98,6 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-login", action="store_true",
                         help="do not log in and make ready the configured agents at start")
     parser.add_argument("--no-http", action="store_true", help="do not start the HTTP side")
+    parser.add_argument("--live-timezone", default="UTC", metavar="ZONE",
+                        help="the live figures' day begins at midnight in this IANA time zone (default UTC)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
 
 
@@ -350,8 +352,10 @@ def status_line(runtime: Runtime, load: SimulatedLoad | None, plugin_faults: int
 
 async def serve(args: argparse.Namespace) -> int:
     # The composition root: the one place of ``engine`` that reaches ``plugins`` and ``admin_api`` (lazily).
+    from engine.config import check_timezone
     from plugins.host import PluginHost
 
+    check_timezone(args.live_timezone, "--live-timezone")
     config, config_file = _load_config(args)
     data_dir = Path(args.data_dir)
     # Plugins first: a bad plugin section stops the start before the journal is touched.
@@ -364,6 +368,7 @@ async def serve(args: argparse.Namespace) -> int:
 
 async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir: Path, host: Any) -> int:
     from admin_api.context import EngineHandle
+    from engine.live import LiveFigures
 
     acd, journal, how, recovered = await trio.to_thread.run_sync(open_engine, data_dir, config, args.fsync, args.fsync_ms)
     log.info("%s", how)
@@ -373,7 +378,9 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
     dispatcher = host.attach(runtime)
     compliance = _attach_dialer_sinks(runtime, host)
     writers = _attach_writers(runtime, host)
-    api = EngineHandle(runtime, host.manager, host.config, dispatcher=dispatcher)
+    live = LiveFigures(acd, timezone=args.live_timezone)
+    runtime.add_sink(live)
+    api = EngineHandle(runtime, host.manager, host.config, dispatcher=dispatcher, live=live)
     load: SimulatedLoad | None = None
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
