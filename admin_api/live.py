@@ -28,7 +28,7 @@ from admin_api.api import Ctx, route, socket_route, ws_authenticate
 from admin_api.app import engine_handle
 from admin_api.auth import ANYONE, STAFF
 from admin_api.metrics import CONTENT_TYPE, exposition
-from admin_api.schemas import STRINGS, TIME, closed, register
+from admin_api.schemas import OPTIONAL_TIME, STRINGS, TIME, closed, register
 from admin_api.stream import LiveHub, cut
 
 bp = Blueprint("live", __name__)
@@ -47,7 +47,7 @@ LIVE_QUEUE = register("LiveQueue", closed({
     "service_level_target", "below_target", "staffed", "available")))
 LIVE_AGENT = register("LiveAgent", closed({
     "name": {"type": "string"}, "teams": STRINGS, "state": {"type": "string"}, "reason": {"type": "string"},
-    "since": TIME, "time_in_state_s": {"type": "number"},
+    "since": OPTIONAL_TIME, "time_in_state_s": NUMBER_OR_NULL,
 }, ("name", "teams", "state", "reason", "since", "time_in_state_s")))
 CAMPAIGN_COUNTS = ("dials", "humans", "machines", "busy", "no_answer", "failed", "abandoned", "connects",
                    "completed")

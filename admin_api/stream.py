@@ -20,7 +20,7 @@ Frames (JSON text; ``at`` is the engine time the figures describe, ``seq`` the l
 client measures lag against either)::
 
     {"type": "snapshot", "seq", "at", "period", "totals", "queues", "campaigns", "agents": {id: {name, teams,
-     state, reason, since}}}       (time in state = at - since; the client ticks it)
+     state, reason, since}}}       (time in state = at - since, since null if never logged in; the client ticks it)
     {"type": "agents", "seq", "at", "changes": [{"agent_id", "state", "reason", "since"}, ...]}
 
 What a view holds: ``admin`` everything; ``supervisor`` every queue and campaign and the agents of its teams; an

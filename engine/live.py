@@ -37,7 +37,7 @@ queue it waits in now):
   the ones ready for a contact now.
 
 Per agent: ``state`` (``engine.acd.AGENT_STATES``), ``reason`` (of not-ready), ``since`` (engine time the state
-began) and ``time_in_state_s``. Per campaign: mode (configured, and ``mode_now``), dials, humans reached,
+began; ``None`` for an agent never logged in since it was configured) and ``time_in_state_s`` (``None`` likewise). Per campaign: mode (configured, and ``mode_now``), dials, humans reached,
 machines, abandoned, completed, ``connect_rate`` (humans / dials), ``abandon_rate`` (abandoned / humans, what the
 abandonment target caps), the target, and the calls in progress. Totals: the same counters over all queues.
 Ratios with a zero denominator are ``None``.
@@ -94,7 +94,7 @@ class LiveFigures:
         self.center = center
         self.period = DayPeriod(timezone)
         self.stats = Stats(service_level_of=lambda queue_id: center.queues[queue_id].service_level_s)
-        self.agents: dict[str, tuple[str, str, float]] = {}  # agent -> (state, reason, since)
+        self.agents: dict[str, tuple[str, str, float | None]] = {}  # agent -> (state, reason, since)
         self.version = 0
         self.period_start = -math.inf
         self._period_end = -math.inf
@@ -107,7 +107,8 @@ class LiveFigures:
         """What the center already holds (a recovered one): its agents' states, its contacts in flight."""
         for agent_id in self.center.agents:
             state, reason, since = self.center.agent_state(agent_id)
-            self.agents[agent_id] = (state, reason, since)
+            never = state == "logged-out" and since == 0.0  # the ACD's "since" of an agent never logged in
+            self.agents[agent_id] = (state, reason, None if never else since)
             self.stats.observe(AgentStateChanged(agent_id, state, reason, since))
         for contact_id, c in self.center.contacts.items():
             waiting = c.queue if c.state in WAITING_STATES and c.queue else None
@@ -181,7 +182,7 @@ class LiveFigures:
             longest_all = max(longest_all, longest)
             figures = self._counts(self.stats.queues.get(queue_id))
             members = serving.get(queue_id, ())
-            states = [self.agents.get(a, ("logged-out", "", 0.0))[0] for a in members]
+            states = [self.agents.get(a, ("logged-out", "", None))[0] for a in members]
             sl = figures["service_level"]
             queues[queue_id] = {
                 "name": q.name or q.id, "channel": q.channel, "waiting": len(waiting) if waiting else 0,
@@ -205,11 +206,11 @@ class LiveFigures:
     def agent_entry(self, agent_id: str, now: float | None = None) -> dict[str, Any]:
         """One agent's live entry (``time_in_state_s`` only when ``now`` is given). ``KeyError`` if unknown."""
         config = self.center.agents[agent_id].config
-        state, reason, since = self.agents.get(agent_id, ("logged-out", "", 0.0))
+        state, reason, since = self.agents.get(agent_id, ("logged-out", "", None))  # added live, never logged in
         entry: dict[str, Any] = {"name": config.name or agent_id, "teams": list(config.teams), "state": state,
                                  "reason": reason, "since": since}
         if now is not None:
-            entry["time_in_state_s"] = max(0.0, now - since)
+            entry["time_in_state_s"] = None if since is None else max(0.0, now - since)
         return entry
 
     def agent_teams(self, agent_id: str) -> tuple[str, ...]:

@@ -212,6 +212,7 @@
       row.classList.toggle("below", c.abandon_rate !== null && c.abandon_rate > c.abandon_target);
     }
     prune(cbody, "data-campaign", new Set(Object.keys(frame.campaigns)));
+    $("no-campaigns").hidden = Object.keys(frame.campaigns).length > 0;
   }
 
   function renderAgent(id, entry) {
@@ -230,8 +231,8 @@
     state.textContent = entry.state;
     state.dataset.state = entry.state;
     set(row, "reason", entry.reason);
-    row.dataset.since = String(entry.since);
-    set(row, "time", duration(engineNow() - entry.since));
+    row.dataset.since = entry.since === null ? "" : String(entry.since);
+    set(row, "time", entry.since === null ? "–" : duration(engineNow() - entry.since));
   }
 
   // Waits and times in state grow between frames: tick them here.

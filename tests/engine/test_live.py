@@ -126,6 +126,7 @@ def test_agents_state_reason_since_and_time_in_state() -> None:
     assert agents["a2"]["state"] == "not-ready" and agents["a2"]["reason"] == "lunch"
     assert agents["a2"]["time_in_state_s"] == 70.0
     assert agents["a3"]["state"] == "logged-out" and agents["a3"]["name"] == "a3"
+    assert agents["a3"]["since"] is None and agents["a3"]["time_in_state_s"] is None  # never logged in
     assert fed.live.take_agent_changes()[-1] == ("a2", "not-ready", "lunch", T0 + 30)
     assert fed.live.take_agent_changes() == []
 
