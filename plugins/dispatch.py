@@ -7,6 +7,7 @@ channel:
     OfferContact                                   -> channel_answer
     Bridge, Unbridge                               -> channel_bridge
     PlayPrompt, PlayAnnouncement, OfferCallback    -> channel_play
+    StartSurvey (engine.survey)                    -> channel_play
     HangUp, CancelOffer                            -> channel_hangup
     ContactRecord                                  -> channel_contact_ended, then crm_write_back (data merged)
 
@@ -15,6 +16,10 @@ Most actions carry only a contact id, so the dispatcher learns each contact's ch
 teach it too. Only contacts on ``channels`` (the dispatcher's own set) are handled, so two dispatchers (or the
 simulator's driver) can share a runtime. A hook nobody took is logged at debug level: the ACD's own timers clean
 up (an offer nobody rang times out).
+
+CRM write-backs are slow (a database transaction each) and nothing on a channel waits for them, so they run off
+the channel path: ``run`` is a task that writes the records back in order while the dispatcher goes on with the
+next actions (``switchboard serve`` starts it). Without that task running, the write-back is awaited inline.
 
 ``switchboard serve`` runs one dispatcher for every channel (``channels=None``), with ``lookup`` answering the
 channel of any contact the ACD holds (voice contacts from the simulator or the gateway are not tracked by an
@@ -27,6 +32,8 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import trio
 
 from engine.events import (
     Action,
@@ -41,8 +48,11 @@ from engine.events import (
     PlayPrompt,
     Unbridge,
 )
+from engine.survey import StartSurvey
 
 log = logging.getLogger("switchboard.channels")
+
+WRITE_BACK_BUFFER = 10_000
 
 HOOK_OF: dict[type[Action], str] = {
     OfferContact: "channel_answer",
@@ -51,6 +61,7 @@ HOOK_OF: dict[type[Action], str] = {
     PlayPrompt: "channel_play",
     PlayAnnouncement: "channel_play",
     OfferCallback: "channel_play",
+    StartSurvey: "channel_play",
     HangUp: "channel_hangup",
     CancelOffer: "channel_hangup",
 }
@@ -85,6 +96,18 @@ class ChannelDispatcher:
         self.contacts: dict[str, str] = {}
         self.records: list[ContactRecord] = []
         self.untaken = 0
+        self._write_backs, self._to_write = trio.open_memory_channel[ContactRecord](WRITE_BACK_BUFFER)
+        self._writer_running = False
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Write records back to the CRMs, in order, off the channel path (until cancelled)."""
+        self._writer_running = True
+        task_status.started()
+        try:
+            async for record in self._to_write:
+                await self.manager.acall("crm_write_back", deadline_s=self.deadline_s, contact_record=record)
+        finally:
+            self._writer_running = False
 
     def track(self, contact_id: str, channel: str) -> None:
         """Say that ``contact_id`` lives on ``channel`` (before submitting its ``ContactArrived``)."""
@@ -94,7 +117,7 @@ class ChannelDispatcher:
         self.contacts.pop(contact_id, None)
 
     def channel_of(self, action: Action) -> str | None:
-        if isinstance(action, (OfferContact, ContactRecord)):
+        if isinstance(action, (OfferContact, ContactRecord, StartSurvey)):
             self.contacts.setdefault(action.contact_id, action.channel)
         contact_id = getattr(action, "contact_id", None)
         if not isinstance(contact_id, str):
@@ -138,5 +161,9 @@ class ChannelDispatcher:
             record = dataclasses.replace(record, data={**record.data, **extra})
         self.records.append(record)
         del self.records[:-self.keep_records]
-        if self.write_back:
+        if not self.write_back:
+            return
+        if self._writer_running:
+            await self._write_backs.send(record)  # waits only when WRITE_BACK_BUFFER records are behind
+        else:
             await self.manager.acall("crm_write_back", deadline_s=self.deadline_s, contact_record=record)
