@@ -25,7 +25,7 @@ from quart import Blueprint
 from admin_api.api import Ctx, route
 from admin_api.auth import ADMIN, STAFF
 from admin_api.errors import ApiError, not_found
-from admin_api.pages import CURSOR, LIMIT, decode_cursor, encode_cursor, page
+from admin_api.pages import CURSOR, LIMIT, offset_of, page, page_from
 from admin_api.schemas import ID, NAME, closed, page_of, register
 from engine import lead_handover
 from engine.dialer_events import UpsertCampaign
@@ -264,12 +264,9 @@ def _leads_page(store: Any, campaign_id: str, status: str | None, offset: int, l
 async def list_leads(ctx: Ctx, campaign_id: str) -> dict[str, Any]:
     need_campaign(ctx, campaign_id)
     q = ctx.query
-    offset = decode_cursor(q["cursor"]) if q.get("cursor") else 0
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise ApiError(400, "cursor: not a cursor this API gave out")
-    items = await ctx.run(_leads_page, ctx.store, campaign_id, q.get("status"), offset, q["limit"])
-    more = len(items) > q["limit"]
-    return {"items": items[:q["limit"]], "next_cursor": encode_cursor(offset + q["limit"]) if more else None}
+    offset = offset_of(q)
+    return page_from(await ctx.run(_leads_page, ctx.store, campaign_id, q.get("status"), offset, q["limit"]),
+                     offset, q["limit"])
 
 
 @route(bp, "GET", "/v1/campaigns/<campaign_id>/lead-counts", summary="How many of a campaign's leads are in each "

@@ -18,7 +18,7 @@ from quart import Blueprint, Response
 from admin_api.api import Ctx, route
 from admin_api.auth import ADMIN, ANYONE, STAFF
 from admin_api.errors import ApiError, not_found
-from admin_api.pages import CURSOR, LIMIT, decode_cursor, encode_cursor
+from admin_api.pages import CURSOR, LIMIT, offset_of, page_from
 from admin_api.resources.campaigns import ROW_ERROR
 from admin_api.schemas import closed, page_of, register
 from engine.errors import StoreError
@@ -55,12 +55,8 @@ def _number(raw: str, region: str | None, where: str) -> str:
 async def list_numbers(ctx: Ctx, list_name: str) -> dict[str, Any]:
     name = _list(list_name)
     q = ctx.query
-    offset = decode_cursor(q["cursor"]) if q.get("cursor") else 0
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise ApiError(400, "cursor: not a cursor this API gave out")
-    rows = await ctx.run(ctx.store.dnc_entries, name, q["limit"] + 1, offset)
-    more = len(rows) > q["limit"]
-    return {"items": rows[:q["limit"]], "next_cursor": encode_cursor(offset + q["limit"]) if more else None}
+    offset = offset_of(q)
+    return page_from(await ctx.run(ctx.store.dnc_entries, name, q["limit"] + 1, offset), offset, q["limit"])
 
 
 @route(bp, "POST", "/v1/dnc-lists/<list_name>/numbers", summary="Put a number on a do-not-call list", roles=ANYONE,

@@ -34,11 +34,14 @@ async def test_campaigns_are_created_changed_and_deactivated_live(tmp_path: Path
             assert made.json()["retry_s"]["busy"] == 300 and made.json()["retry_s"]["no-answer"] == 3600
             assert dialer.campaign("renew").calling_hours == (540, 1200)
             assert (await admin.post("/v1/campaigns", {"id": "renew", "queue": "sales"})).status == 409
+            seq = api.runtime.seq
             no_queue = await admin.post("/v1/campaigns", {"id": "x", "queue": "nope"})
             assert no_queue.status == 422 and "unknown queue" in no_queue.reason
             backwards = await admin.post("/v1/campaigns", {"id": "x", "queue": "sales", "calling_hours": [600, 500]})
             assert backwards.status == 422 and backwards.reason.startswith("body.calling_hours")
             assert (await admin.post("/v1/campaigns", {"id": "x", "queue": "sales", "mode": "psychic"})).status == 422
+            assert (await admin.post("/v1/campaigns", {"id": "x", "queue": "sales", "colour": "red"})).status == 422
+            assert api.runtime.seq == seq and [c.id for c in dialer.campaigns()] == ["renew"]  # nothing written
             got = await admin.get("/v1/campaigns/renew")
             changed = await admin.patch("/v1/campaigns/renew", {"mode": "power", "power_ratio": 1.5},
                                         headers={"If-Match": got.headers["etag"]})
