@@ -39,6 +39,7 @@ from engine.store.base import (
 from engine.store.dnc_sqlite import DncStoreMixin
 from engine.store.leads_sqlite import LeadStoreMixin
 from engine.store.reports_sql import ReportStoreMixin
+from engine.store.tickets_sql import TicketQueryMixin
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -169,7 +170,7 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SqliteStore(AccessStoreMixin, ReportStoreMixin, LeadStoreMixin, DncStoreMixin, Store):
+class SqliteStore(AccessStoreMixin, ReportStoreMixin, TicketQueryMixin, LeadStoreMixin, DncStoreMixin, Store):
     """The store in one SQLite file (``":memory:"`` for a throw-away one). ``clock`` stamps creations and
     updates (Unix seconds by default; inject one for deterministic tests)."""
 

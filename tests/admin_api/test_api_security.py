@@ -10,6 +10,7 @@ import trio
 
 from admin_api.api import ENDPOINTS, SOCKETS, Endpoint
 from admin_api.auth import ROLES
+from admin_api.resources import blueprints
 from tests.admin_api.server import running_api
 from tests.admin_api.wsclient import WsClient
 
@@ -26,9 +27,10 @@ def _concrete(endpoint: Endpoint) -> str:
 
 
 async def test_every_route_refuses_anonymous_and_wrong_roles(tmp_path: Path) -> None:
+    blueprints()  # imports every resource module, so ENDPOINTS holds every route whichever test runs first
+    guarded = [e for e in ENDPOINTS if not e.public]
+    assert len(guarded) > 30
     async with running_api(tmp_path) as api:
-        guarded = [e for e in ENDPOINTS if not e.public]  # declared once the app is made
-        assert len(guarded) > 30
         with trio.fail_after(TIMEOUT_S):
             for endpoint in guarded:
                 path = _concrete(endpoint)
@@ -72,8 +74,9 @@ async def _refusal(port: int, path: str, first: dict[str, object]) -> tuple[dict
 
 
 async def test_every_socket_refuses_anonymous_and_wrong_roles(tmp_path: Path) -> None:
+    blueprints()  # declares every socket, whichever test runs first
+    assert "/v1/stream" in SOCKETS
     async with running_api(tmp_path) as api:
-        assert "/v1/stream" in SOCKETS  # declared once the app is made
         with trio.fail_after(TIMEOUT_S):
             for path, roles in SOCKETS.items():
                 concrete = re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "x", path)
