@@ -98,7 +98,7 @@ async def metrics(ctx: Ctx) -> Response:
                 "live_subscribers": len(hub.subscribers) if hub else 0,
                 "live_frames_built_total": hub.frames_built if hub else 0,
                 "live_frames_replaced_total": hub.replaced if hub else 0,
-                "live_build_seconds": hub.last_build_s if hub else 0.0}
+                "live_build_seconds": hub.last_build_s if hub else 0.0, "live_errors_total": hub.errors if hub else 0}
     faults = dict(getattr(engine.plugins, "faults", {}))
     text = exposition(cut(_snapshot(engine), ctx.who), counters, faults)
     return Response(text, 200, {"Content-Type": CONTENT_TYPE})

@@ -17,7 +17,7 @@ is ``NaN``. The names, all prefixed ``switchboard_`` (see docs/operations.md):
 - the engine: ``engine_time_seconds``, ``events_seq``, ``events_accepted_total``, ``events_refused_total``,
   ``sink_errors_total``, ``sink_dropped_actions_total``, ``plugin_faults_total`` (label ``plugin``);
 - the stream: ``live_subscribers``, ``live_frames_built_total``, ``live_frames_replaced_total``,
-  ``live_build_seconds``.
+  ``live_build_seconds``, ``live_errors_total``.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ COUNTERS = (
     ("live_frames_replaced_total", "counter",
      "Snapshot frames slow clients of the stream never got because a newer one replaced them."),
     ("live_build_seconds", "gauge", "Time the last publishing cycle of the live stream took."),
+    ("live_errors_total", "counter", "Publishing cycles of the live stream that failed (logged)."),
 )
 
 

@@ -31,6 +31,7 @@ rules, shared with ``GET /v1/stats`` and ``/metrics``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections import deque
@@ -43,6 +44,8 @@ import trio
 
 from admin_api.auth import Principal
 from engine.live import LiveFigures
+
+log = logging.getLogger("switchboard.api.live")
 
 
 def _dumps(value: Any) -> str:
@@ -114,7 +117,8 @@ class Mailbox:
 @dataclass(eq=False)
 class LiveHub:
     """The publisher (see the module docstring). ``clock``: the engine's time; ``seq``: the last journaled event.
-    ``frames_built``: publishing cycles; ``last_build_s``: how long the last one took."""
+    ``frames_built``: publishing cycles; ``last_build_s``: how long the last one took; ``errors``: cycles that
+    raised (logged; the next cycle tries again)."""
 
     live: LiveFigures
     clock: Callable[[], float]
@@ -125,6 +129,7 @@ class LiveHub:
     max_events: int = 32
     subscribers: set[Mailbox] = field(default_factory=set, init=False)
     frames_built: int = field(default=0, init=False)
+    errors: int = field(default=0, init=False)
     last_build_s: float = field(default=0.0, init=False)
     _replaced_gone: int = field(default=0, init=False)
     _fresh: bool = field(default=False, init=False)
@@ -166,7 +171,11 @@ class LiveHub:
                 published = self.live.version
                 self._fresh = False
                 last = now
-                self.publish()
+                try:
+                    self.publish()
+                except Exception:  # a bug here must cost the wallboard a frame, never the server
+                    self.errors += 1
+                    log.exception("live stream: publishing failed; trying again next cycle")
 
     # ------------------------------------------------------------------------------------------ frames ----
 

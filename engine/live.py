@@ -37,9 +37,10 @@ queue it waits in now):
   the ones ready for a contact now.
 
 Per agent: ``state`` (``engine.acd.AGENT_STATES``), ``reason`` (of not-ready), ``since`` (engine time the state
-began; ``None`` for an agent never logged in since it was configured) and ``time_in_state_s`` (``None`` likewise). Per campaign: mode (configured, and ``mode_now``), dials, humans reached,
-machines, abandoned, completed, ``connect_rate`` (humans / dials), ``abandon_rate`` (abandoned / humans, what the
-abandonment target caps), the target, and the calls in progress. Totals: the same counters over all queues.
+began; ``None`` for an agent never logged in since it was configured) and ``time_in_state_s`` (``None`` likewise).
+Per campaign: mode (configured, and ``mode_now``), dials, humans reached, machines, abandoned, completed,
+``connect_rate`` (humans / dials), ``abandon_rate`` (abandoned / humans, what the abandonment target caps), the
+target, and the calls in progress. Totals: the same counters over all queues.
 Ratios with a zero denominator are ``None``.
 
 Change tracking for publishers: ``version`` grows with every action; ``take_agent_changes()`` returns the agents

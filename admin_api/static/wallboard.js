@@ -157,7 +157,8 @@
   }
 
   const set = (row, name, text) => { row.querySelector("td." + name).textContent = text; };
-  const QUEUE_COLUMNS = ["name", "waiting", "longest", "sl", "target", "asa", "abandoned", "offered", "answered", "agents"];
+  const QUEUE_COLUMNS = ["name", "waiting", "longest", "sl", "target", "asa", "abandoned", "offered", "answered",
+    "agents"];
   const AGENT_COLUMNS = ["name", "teams", "state", "reason", "time", "actions staff-only"];
   const CAMPAIGN_COLUMNS = ["name", "mode", "dials", "connect", "abandon", "target", "progress"];
 
@@ -168,7 +169,9 @@
       waiting: String(t.waiting), longest: duration(t.longest_wait_s), service_level: percent(t.service_level),
       asa_s: duration(t.asa_s), abandon_rate: percent(t.abandon_rate), available: String(t.agents.available || 0),
     };
-    for (const [key, text] of Object.entries(totals)) document.querySelector(`[data-total="${key}"]`).textContent = text;
+    for (const [key, text] of Object.entries(totals)) {
+      document.querySelector(`[data-total="${key}"]`).textContent = text;
+    }
     $("period-start").textContent = new Date(frame.period.start * 1000).toLocaleString();
     $("period-zone").textContent = frame.period.timezone;
     $("figures-at").textContent = clock(frame.at);

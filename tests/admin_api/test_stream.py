@@ -133,3 +133,23 @@ async def test_agent_fragments_are_serialised_once_per_change(autojump_clock: tr
         hub.publish()
     assert hub._agent_json["a1"] is before["a1"] and hub._agent_json["a2"] is not before["a2"]
     assert hub.frames_built == 2 and hub.last_build_s >= 0.0
+
+
+async def test_a_failing_cycle_is_logged_and_the_next_one_runs(autojump_clock: trio.testing.MockClock) -> None:
+    fed = Fed()
+    hub = make_hub(fed)
+    broken = [True]
+    real = fed.live.snapshot
+
+    def snapshot(now: float, **kwargs: Any) -> dict[str, Any]:
+        if broken[0]:
+            broken[0] = False
+            raise RuntimeError("a bug in the figures")
+        return real(now, **kwargs)
+
+    fed.live.snapshot = snapshot  # type: ignore[method-assign]
+    async with publishing(hub) as frames:
+        await trio.sleep(0.3)
+        fed(trio.current_time(), ContactArrived("c1", queue="sales"))
+        await trio.sleep(0.3)
+    assert hub.errors == 1 and snapshots(frames)[-1]["queues"]["sales"]["waiting"] == 1
