@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from engine.store.dnc_sqlite import dnc_list_name, e164
+    from engine.store.dnc_sql import dnc_list_name, e164
 
     action = args.dnc_action
     list_name = dnc_list_name(args.list_name) if action != "check" else ""

@@ -22,4 +22,6 @@ class JournalError(SwitchboardError):
 
 class StoreError(SwitchboardError):
     """A store operation refused bad input (empty or malformed identity, unknown customer or ticket, a ticket status
-    transition that is not allowed); the message names the field or reference. Nothing was written."""
+    transition that is not allowed); the message names the field or reference. Nothing was written. Also the
+    database failing under a call (a lost connection, a lock not granted in time): the message names the store,
+    and the call can be tried again."""

@@ -9,7 +9,7 @@ import pytest
 from engine.errors import StoreError
 from engine.leads import RowError
 from engine.store import SqliteStore
-from engine.store.dnc_sqlite import dnc_list_name, e164
+from engine.store.dnc_sql import dnc_list_name, e164
 from tests.conftest import ManualClock
 
 
