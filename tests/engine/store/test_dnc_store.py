@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,24 @@ def test_dnc_command_imports_adds_and_checks(tmp_path: Path, capsys: pytest.Capt
     assert store.dnc_lists_for("+12125550199") == {"campaign:sales"}
     store.close()
 
+
+def test_dnc_command_on_the_store_named_by_option_or_config(store_target: str, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from engine import dnc_command
+
+    parser = argparse.ArgumentParser()
+    dnc_command.add_arguments(parser)
+    config = tmp_path / "center.toml"
+    config.write_text(f"[store]\nurl = {json.dumps(store_target)}\n")
+    data = str(tmp_path / "unused")
+    assert dnc_command.run(parser.parse_args(["add", "+14155550100", "--store", store_target,
+                                              "--data-dir", data])) == 0
+    assert dnc_command.run(parser.parse_args(["check", "+14155550100", "--config", str(config),
+                                              "--data-dir", data])) == 0
+    assert capsys.readouterr().out.splitlines() == ["+14155550100: added to list global", "+14155550100: global"]
+    assert not (tmp_path / "unused").exists()
+    store = open_store(store_target)
+    assert store.dnc_lists_for("+14155550100") == {"global"}
+    store.close()
