@@ -5,12 +5,12 @@ SQLite's; the store's SQL reaches it through ``PgConnection``, which translates 
 (``engine.store.dialect``). Every transaction starts by taking ``pg_advisory_xact_lock(STORE_LOCK)``, so the
 transactions of all the processes using one database run one at a time, as SQLite's ``BEGIN IMMEDIATE`` makes
 them: the methods that read and then write (``add_report_rows``, ``find_or_create_customer``, a lead import's
-duplicate checks) stay right with a server and ``switchboard dnc add`` working at once. A lock not granted within
-``lock_timeout_s`` (5 s, SQLite's busy timeout) is a ``StoreError``.
+duplicate checks) stay right with a server and ``switchboard dnc add`` working at once.
 
-A lost connection (the server restarted, the backend was terminated, the network failed): the transaction that
-meets it fails with a ``StoreError`` saying so, and the connection is dropped; the next transaction connects
-again. A commit that fails that way may or may not have been applied. A connection found dead at ``BEGIN`` (it
+The database failing under a call is ``StoreUnavailable`` (a ``StoreError``) naming the store: the lock not
+granted within ``lock_timeout_s`` (5 s, SQLite's busy timeout), or a lost connection (the server restarted, the
+backend was terminated, the network failed). A lost connection is dropped and the next transaction connects
+again; a commit that failed that way may or may not have been applied. A connection found dead at ``BEGIN`` (it
 sat idle while the server restarted) is replaced there and then, before anything of the transaction was sent, so
 that call goes through.
 """
@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from engine.errors import StoreError
+from engine.errors import StoreError, StoreUnavailable
 from engine.store.dialect import pg_ddl, pg_query
 from engine.store.sql import SqlStore
 from engine.store.target import redact
@@ -83,7 +83,7 @@ class PostgresStore(SqlStore):
         try:
             raw = psycopg.connect(self.target, autocommit=True, **self._connect_args)
         except psycopg.Error as exc:
-            raise StoreError(f"{self.where}: cannot connect: {_first_line(exc)}") from None
+            raise StoreUnavailable(f"{self.where}: cannot connect: {_first_line(exc)}") from None
         try:
             raw.execute(f"SET lock_timeout = {int(self.lock_timeout_s * 1000)}")
         except psycopg.Error as exc:
@@ -108,14 +108,14 @@ class PostgresStore(SqlStore):
                 raise self._error(exc) from None
         raise AssertionError("unreachable")
 
-    def _failure(self, exc: BaseException) -> StoreError | None:
+    def _failure(self, exc: BaseException) -> StoreUnavailable | None:
         return self._error(exc) if isinstance(exc, psycopg.OperationalError) else None
 
-    def _error(self, exc: psycopg.OperationalError) -> StoreError:
+    def _error(self, exc: psycopg.OperationalError) -> StoreUnavailable:
         if self._db is not None and self._db.raw.closed:
-            return StoreError(f"{self.where}: connection lost (the next call connects again): "
-                              f"{_first_line(exc)}")
-        return StoreError(f"{self.where}: {_first_line(exc)}")
+            return StoreUnavailable(f"{self.where}: connection lost (the next call connects again): "
+                                    f"{_first_line(exc)}")
+        return StoreUnavailable(f"{self.where}: {_first_line(exc)}")
 
     def _ddl(self, statement: str) -> str:
         return pg_ddl(statement)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from engine.errors import StoreError
+from engine.errors import StoreError, StoreUnavailable
 from engine.store.base import (
     OPEN_STATUSES,
     TICKET_STATUSES,
@@ -61,11 +61,10 @@ class SqlStore(ReportStoreMixin, LeadStoreMixin, DncStoreMixin, Store):
     def _begin(self) -> Any:
         """Start a transaction on the connection and return the connection (the lock is held)."""
 
-    def _failure(self, exc: BaseException) -> StoreError | None:
-        """The ``StoreError`` to raise instead of a driver's ``exc`` when ``exc`` is the database failing rather
-        than the statement (the connection lost, a lock not granted in time); ``None`` for any other error, which
-        propagates as it is. A backend whose connection can be lost drops it here, to open a new one at the next
-        ``_begin``."""
+    def _failure(self, exc: BaseException) -> StoreUnavailable | None:
+        """The ``StoreUnavailable`` to raise instead of a driver's ``exc`` when ``exc`` is the database failing
+        rather than the statement (the connection lost, a lock not granted in time); ``None`` for any other error,
+        which propagates as it is."""
         return None
 
     def _ddl(self, statement: str) -> str:

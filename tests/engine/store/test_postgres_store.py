@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from engine.errors import StoreError
+from engine.errors import StoreError, StoreUnavailable
 from engine.store import open_store
 from engine.store.postgres import PostgresStore
 from engine.store.schema import SCHEMA_VERSION
@@ -66,7 +66,8 @@ def test_messages_name_the_database_but_never_the_password(postgres_server: Post
     with socket.socket() as s:  # a port where nothing listens
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(StoreError, match=rf"^postgresql://u:\*\*\*@127.0.0.1:{port}/db: cannot connect: ") as info:
+    where = rf"^postgresql://u:\*\*\*@127.0.0.1:{port}/db"
+    with pytest.raises(StoreUnavailable, match=f"{where}: cannot connect: ") as info:
         open_store(f"postgresql://u:s3cret@127.0.0.1:{port}/db")
     assert "s3cret" not in str(info.value)
     missing = postgres_server.url("no_such_db")
@@ -86,7 +87,8 @@ def test_a_connection_cut_between_calls_is_replaced_unnoticed(pg_store: Postgres
 
 def test_a_connection_cut_inside_a_transaction_fails_that_call_only(pg_store: PostgresStore,
                                                                      postgres_server: PostgresServer) -> None:
-    with pytest.raises(StoreError, match=r"connection lost \(the next call connects again\)"), pg_store._tx() as db:
+    with pytest.raises(StoreUnavailable, match=r"connection lost \(the next call connects again\)"), \
+            pg_store._tx() as db:
         db.execute("INSERT INTO customers (name, created) VALUES ('half', 1.0)")
         postgres_server.terminate(pg_store.target)
         db.execute("SELECT 1")
@@ -98,9 +100,9 @@ def test_the_store_outlives_a_server_restart(pg_store: PostgresStore, postgres_s
     ada = pg_store.find_or_create_customer("phone", "+15550100", name="Ada")
     postgres_server.halt()
     try:
-        with pytest.raises(StoreError, match="cannot connect"):  # the server is down: each call says so
+        with pytest.raises(StoreUnavailable, match="cannot connect"):  # the server is down: each call says so
             pg_store.customer(ada.id)
-        with pytest.raises(StoreError, match="cannot connect"):
+        with pytest.raises(StoreUnavailable, match="cannot connect"):
             pg_store.customer(ada.id)
     finally:
         postgres_server.resume()
@@ -115,7 +117,7 @@ def test_a_transaction_waits_for_another_connection_then_gives_up(postgres_url: 
     try:
         with first._tx() as db:
             db.execute("INSERT INTO customers (name, created) VALUES ('first', 1.0)")
-            with pytest.raises(StoreError, match="lock timeout"):
+            with pytest.raises(StoreUnavailable, match="lock timeout"):
                 second.find_or_create_customer("phone", "+15550100")
         assert second.find_or_create_customer("phone", "+15550100").id == 2  # the lock is free again
     finally:
