@@ -31,7 +31,7 @@ from engine.store.sql import SqlStore
 from engine.store.target import redact
 
 STORE_LOCK = 0x5357_4254_5354_4F52  # "SWBTSTOR": the advisory lock key every store transaction takes
-CONNECT_DEFAULTS = {"connect_timeout": 10, "application_name": "switchboard"}
+CONNECT_DEFAULTS: dict[str, Any] = {"connect_timeout": 10, "application_name": "switchboard"}
 """libpq parameters used when the URL does not set them."""
 
 
@@ -68,7 +68,8 @@ class PostgresStore(SqlStore):
             given = conninfo_to_dict(url)
         except psycopg.Error as exc:
             raise StoreError(f"{self.where}: not a PostgreSQL URL: {exc}") from None
-        self._connect_args = {key: value for key, value in CONNECT_DEFAULTS.items() if key not in given}
+        self._connect_args: dict[str, Any] = {key: value for key, value in CONNECT_DEFAULTS.items()
+                                              if key not in given}
         self._db: PgConnection | None = self._connect()
         try:
             self._migrate()

@@ -70,16 +70,17 @@ def store_target(data_dir: str | Path, option: str | None = None, config: TomlFi
         if problem is not None:
             raise SwitchboardError(f"--store {redact(option)!r}: {problem}")
         return option
-    table = config.data.get("store") if config is not None else None
-    if table is None:
-        return str(Path(data_dir) / STORE_FILE)
+    default = str(Path(data_dir) / STORE_FILE)
+    if config is None or config.data.get("store") is None:
+        return default
+    table = config.data["store"]
     if not isinstance(table, dict):
         raise config.error(("store",), 'expected a table with url = "postgresql://..."')
     for key in table:
         if key != "url":
             raise config.error(("store", key), "unknown key (allowed: url)")
     if "url" not in table:
-        return str(Path(data_dir) / STORE_FILE)
+        return default
     problem = target_problem(table["url"])
     if problem is not None:
         raise config.error(("store", "url"), problem)
