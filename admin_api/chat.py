@@ -13,8 +13,10 @@ Customer, ``/chat/ws/customer``::
     -> {"type": "leave"}  (or closing the socket: CustomerHungUp)
     <- {"type": "connected", "agent": ...} | {"type": "system", "text": ...} | {"type": "ended", "reason": ...}
 
-Agent, ``/chat/ws/agent/<agent_id>``::
+Agent, ``/chat/ws/agent/<agent_id>`` (authenticated: an ``Authorization: Bearer`` header or a first frame
+``{"type": "auth", "token": ...}``; the token must be that agent's, or an admin's)::
 
+    -> {"type": "auth", "token": ...}    <- {"type": "authenticated", "principal": {...}}
     <- {"type": "hello", "agent_id": ..., "holding": [contact ids]}
     -> {"type": "ready"} (AgentLogin if needed, AgentReady) | {"type": "not-ready", "reason"} | {"type": "logout"}
     <- {"type": "offer", "contact_id", "queue", "customer", "deadline", "customer_record", "history", ...}
@@ -42,7 +44,9 @@ from typing import Any
 import trio
 from quart import Blueprint, current_app, websocket
 
+from admin_api.api import socket_route, ws_authenticate
 from admin_api.app import STATIC, engine_handle
+from admin_api.auth import ANYONE
 from admin_api.context import EngineHandle
 from admin_api.frames import AGENT_FRAMES, CUSTOMER_FRAMES, FrameError, error, parse
 from engine.errors import AcdError
@@ -232,11 +236,19 @@ async def _agent_frame(engine: EngineHandle, agent_id: str, frame: dict[str, Any
     await _send(ack)
 
 
-@chat.websocket("/chat/ws/agent/<agent_id>")
+@chat.websocket(socket_route("/chat/ws/agent/<agent_id>", ANYONE))
 async def agent_ws(agent_id: str) -> None:
     engine = engine_handle()
     plugin = engine.chat
     await websocket.accept()
+    principal = await ws_authenticate(ANYONE)
+    if principal is None:
+        return
+    if principal.role != "admin" and principal.agent_id != agent_id:
+        await websocket.send(json.dumps({"type": "error", "status": 403, "code": "forbidden",
+                                         "reason": f"this token does not act as agent {agent_id!r}"}))
+        await websocket.close(4403, "not this agent")
+        return
     me = ("agent", agent_id)
     outbox = plugin.connect(me)
     email = engine.email

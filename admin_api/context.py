@@ -5,6 +5,8 @@ One object, handed to ``admin_api.create_app`` and attached to the app in ``whil
 - ``runtime``: the ``engine.runtime.Runtime`` (``submit`` is the way into the ACD, ``now()`` the engine's time);
 - ``plugins``: the ``plugins.manager.PluginManager`` (hooks are called through ``acall``: isolated, bounded);
 - ``config``: the configuration mapping (plugin sections under ``config["plugins"][name]``);
+- ``store``: the blocking ``engine.store.Store`` (``config["store"]`` unless given; the admin API runs its calls in
+  worker threads);
 - ``dispatcher``: the ``ChannelDispatcher`` for the channels the API's adapters own (``chat`` and ``email``),
   registered as an action sink of ``runtime`` by the constructor, so actions reach the channel hooks (unless
   one is given: ``switchboard serve`` passes its dispatcher of every channel, already registered).
@@ -14,6 +16,7 @@ It holds no state of its own beyond these references: everything else lives in t
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -26,10 +29,12 @@ class EngineHandle:
     """See the module docstring. ``channels``: the channels whose actions ``dispatcher`` carries to the hooks."""
 
     def __init__(self, runtime: Any, plugins: Any, config: Mapping[str, Any] | None = None, *,
-                 channels: Iterable[str] = ("chat", "email"), dispatcher: ChannelDispatcher | None = None) -> None:
+                 channels: Iterable[str] = ("chat", "email"), dispatcher: ChannelDispatcher | None = None,
+                 store: Any = None) -> None:
         self.runtime = runtime
         self.plugins = plugins
         self.config: Mapping[str, Any] = config or {}
+        self.store = store if store is not None else self.config.get("store")
         if dispatcher is None:  # tests and tools: one of our own for ``channels``; the server passes its own
             dispatcher = ChannelDispatcher(plugins, channels)
             runtime.add_sink(dispatcher)
@@ -41,6 +46,11 @@ class EngineHandle:
     def now(self) -> float:
         """The engine's time."""
         return float(self.runtime.now())
+
+    @staticmethod
+    def wall_clock() -> float:
+        """Unix time, for what is stamped outside the engine (tokens, logins, audit)."""
+        return time.time()
 
     @property
     def chat(self) -> ChatChannelPlugin:

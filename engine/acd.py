@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from engine import core as core_module
@@ -48,6 +49,7 @@ from engine.config import is_open, validate_config
 from engine.errors import AcdError, ConfigError
 from engine.events import (
     Action,
+    AddSkill,
     AgentDisconnected,
     AgentHungUp,
     AgentLogin,
@@ -71,6 +73,8 @@ from engine.events import (
     PlayAnnouncement,
     PlayPrompt,
     RemoveAgent,
+    RemoveQueue,
+    RemoveWorkflow,
     SetDisposition,
     Tick,
     TransferRequested,
@@ -227,6 +231,9 @@ class Acd:
             RemoveAgent: self._on_remove_agent,
             UpsertQueue: self._on_upsert_queue,
             UpsertWorkflow: self._on_upsert_workflow,
+            AddSkill: self._on_add_skill,
+            RemoveQueue: self._on_remove_queue,
+            RemoveWorkflow: self._on_remove_workflow,
         }
 
     # ------------------------------------------------------------------------------------------ public API ----
@@ -612,6 +619,55 @@ class Acd:
     def _on_upsert_workflow(self, event: UpsertWorkflow, now: float) -> list[Action]:
         self._check_upsert_workflow(event)
         self.workflows[event.workflow.id] = event.workflow
+        return []
+
+    def _check_add_skill(self, event: AddSkill) -> None:
+        name = event.name
+        if not isinstance(name, str) or not name or name != name.strip():
+            raise AcdError(f"skill {name!r}: a skill needs a non-empty name without surrounding blanks")
+        if name in self.skills:
+            raise AcdError(f"skill {name!r} already exists")
+
+    def _on_add_skill(self, event: AddSkill, now: float) -> list[Action]:
+        self._check_add_skill(event)
+        self.skills[event.name] = len(self.skills)
+        self.config = replace(self.config, skills=self.config.skills + (event.name,))
+        return []
+
+    def _check_remove_queue(self, event: RemoveQueue) -> None:
+        qid = event.queue_id
+        if qid not in self.queues:
+            raise AcdError(f"unknown queue {qid!r}")
+        users = [f"contact {c.id!r}" for c in self.contacts.values()
+                 if c.queue == qid or any(step.queue == qid for step in c.steps)]
+        users += [f"workflow {w.id!r}" for w in self.workflows.values() if any(s.queue == qid for s in w.steps)]
+        users += [f"queue {q.id!r}" for q in self.queues.values()
+                  if q.id != qid and qid in (q.overflow_queue, q.closed_queue)]
+        if users:
+            raise AcdError(f"queue {qid!r} is in use by {', '.join(sorted(users)[:5])}"
+                           f"{' and more' if len(users) > 5 else ''}")
+
+    def _on_remove_queue(self, event: RemoveQueue, now: float) -> list[Action]:
+        self._check_remove_queue(event)
+        qid = event.queue_id
+        for key, pool in list(self.pools.items()):
+            if key[0] == qid:
+                del self.pools[key]
+                self.pool_info.pop(pool, None)
+                self.pool_refs.pop(pool, None)
+                self.core.remove_pool(pool)
+        del self.queues[qid]
+        self.aht.pop(qid, None)
+        self.staffed.pop(qid, None)
+        return []
+
+    def _check_remove_workflow(self, event: RemoveWorkflow) -> None:
+        if event.workflow_id not in self.workflows:
+            raise AcdError(f"unknown workflow {event.workflow_id!r}")
+
+    def _on_remove_workflow(self, event: RemoveWorkflow, now: float) -> list[Action]:
+        self._check_remove_workflow(event)
+        del self.workflows[event.workflow_id]
         return []
 
     # ----------------------------------------------------------------------------------------- contacts ----

@@ -18,8 +18,8 @@ from typing import Any
 
 from engine.acd import Acd
 from engine.dialer import Dialer
-from engine.errors import ConfigError
-from engine.events import Action, ContactRecord, Event, Tick, UpsertAgent, UpsertQueue
+from engine.errors import AcdError, ConfigError
+from engine.events import Action, ContactRecord, Event, RemoveQueue, Tick, UpsertAgent, UpsertQueue
 from engine.model import CampaignConfig, CenterConfig
 from engine.survey import Surveys
 
@@ -41,6 +41,10 @@ class Center:
 
     def validate(self, event: Event) -> None:
         """Raise ``AcdError`` if ``feed(event)`` would refuse it (checked before the event is journaled)."""
+        if type(event) is RemoveQueue:
+            users = sorted(c.id for c in self.dialer.campaigns() if c.queue == event.queue_id)
+            if users:
+                raise AcdError(f"queue {event.queue_id!r} is in use by campaign(s) {', '.join(users)}")
         if type(event) in self._dialer_events:
             self.dialer.validate(event)
         elif type(event) in self._survey_events:
@@ -87,6 +91,10 @@ class Center:
     @property
     def contacts(self) -> dict[str, Any]:
         return self.acd.contacts
+
+    @property
+    def workflows(self) -> dict[str, Any]:
+        return self.acd.workflows
 
     def config_now(self) -> CenterConfig:
         return self.acd.config_now()

@@ -1,4 +1,5 @@
-"""The ``switchboard`` command: ``serve``, ``simulate``, ``bench``, ``staffing``, ``leads``, ``dnc``.
+"""The ``switchboard`` command: ``serve``, ``simulate``, ``bench``, ``staffing``, ``leads``, ``dnc``, ``report``,
+``token``, ``user``.
 
 Each subcommand lives in its own module, which exposes ``add_arguments(parser)`` and ``run(args)``; this file only
 wires them together and turns a ``SwitchboardError`` (bad input) into one line on stderr and exit status 2.
@@ -22,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dnc": ("engine.dnc_command", "do-not-call lists: import a file, add, remove or check a number"),
     "report": ("engine.report_command", "historical reports per queue, agent or campaign (CSV or JSON)"),
     "staffing": ("engine.staffing", "agents needed for a service-level target (Erlang C / Erlang A)"),
+    "token": ("admin_api.commands", "API tokens: create (prints the secret once), list, revoke"),
+    "user": ("admin_api.commands", "users who log in: add, passwd, list, disable"),
 }
 OPTIONAL_COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("plugins.command", "list the loaded plugins, their versions and the hooks they implement"),

@@ -74,6 +74,11 @@ def _check_skill_map(skills: dict[str, int], known: set[str], where: str) -> Non
                               f"got {level!r}")
 
 
+def agent_serves(agent: AgentConfig, queue: QueueConfig) -> bool:
+    """Whether ``agent`` has the skills and the channel capacity to take ``queue``'s contacts."""
+    return _serves(agent, queue.channel, queue.skills)
+
+
 def _serves(agent: AgentConfig, channel: str, skills: dict[str, int], agents: tuple[str, ...] = ()) -> bool:
     if agents and agent.id not in agents:
         return False
@@ -232,6 +237,27 @@ def _parse_hours(table: dict[str, Any], where: str) -> OpenHours:
                      holidays=tuple(str(h) for h in table.get("holidays", ())))
 
 
+def parse_hours(table: dict[str, Any], where: str) -> OpenHours:
+    """Opening hours from their table form (``timezone``, ``mon`` .. ``sun`` as lists of ``"HH:MM-HH:MM"``,
+    ``holidays`` as ISO dates); ``ConfigError`` naming ``where`` and the key at fault."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    hours = _parse_hours(table, where)
+    check_timezone(hours.timezone, f"{where}.timezone")
+    return hours
+
+
+def hours_table(hours: OpenHours) -> dict[str, Any]:
+    """The table form of ``hours`` (what ``parse_hours`` reads): days with no range are left out."""
+    out: dict[str, Any] = {"timezone": hours.timezone}
+    for day_index, day in enumerate(WEEKDAYS):
+        ranges = hours.weekly.get(day_index)
+        if ranges:
+            out[day] = [f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in ranges]
+    out["holidays"] = list(hours.holidays)
+    return out
+
+
 def _build(cls: Any, table: dict[str, Any], where: str) -> Any:
     try:
         return cls(**table)
@@ -299,7 +325,8 @@ def load_config(path: str | Path) -> CenterConfig:
 # ------------------------------------------------------------------------------------------------ demo ----
 
 def demo_config() -> CenterConfig:
-    """The embedded demo: four queues, one Spanish-first workflow, twelve agents with mixed skills."""
+    """The embedded demo: four queues, one Spanish-first workflow, twelve agents with mixed skills in two teams
+    (blue: agents 1-6, green: 7-12)."""
     skills = ("sales", "support", "billing", "english", "spanish")
     agents = []
     for n in range(1, 13):
@@ -312,7 +339,8 @@ def demo_config() -> CenterConfig:
             agent_skills["billing"] = 6
         if n % 4 == 0:
             agent_skills["spanish"] = 8
-        agents.append(AgentConfig(id=f"agent-{n:02d}", name=f"Agent {n}", skills=agent_skills))
+        agents.append(AgentConfig(id=f"agent-{n:02d}", name=f"Agent {n}", skills=agent_skills,
+                                  teams=("blue",) if n <= 6 else ("green",)))
     queues = (
         QueueConfig(id="sales", name="Sales", skills={"sales": 1}, strategy="longest-idle", announce_every_s=45.0,
                     callback_after_s=300.0, max_wait_s=900.0, overflow_queue="support"),

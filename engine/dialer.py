@@ -477,6 +477,10 @@ class Dialer:
     def campaign(self, campaign_id: str) -> CampaignConfig:
         return self._need(campaign_id).config
 
+    def campaigns(self) -> list[CampaignConfig]:
+        """Every campaign's configuration, in the order the campaigns were added."""
+        return [c.config for c in self._campaigns.values()]
+
     def figures(self, campaign_id: str) -> CampaignFigures:
         return self._need(campaign_id).figures
 

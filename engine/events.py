@@ -239,6 +239,28 @@ class UpsertWorkflow(Event):
     records: ClassVar[dict[str, Any]] = {"workflow": WorkflowConfig}
 
 
+@dataclass(frozen=True, slots=True)
+class AddSkill(Event):
+    """Declare a new skill, live (skills are never removed: agents' and queues' requirements refer to them)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveQueue(Event):
+    """Remove a queue; refused while a contact is in it or anything refers to it (a workflow step, another
+    queue's overflow or closed queue, a campaign)."""
+
+    queue_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveWorkflow(Event):
+    """Remove a workflow; contacts already routed by it keep their steps."""
+
+    workflow_id: str
+
+
 # -------------------------------------------------------------------------------------------------- actions ----
 
 @dataclass(frozen=True, slots=True)

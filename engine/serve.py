@@ -6,10 +6,11 @@ log says which snapshot and how many events were replayed), otherwise it is init
 that replaying the journal from its first frame rebuilds exactly the same state. Configured agents who are logged
 out are logged in and made ready (``--no-login`` to leave them alone), so the demo routes at once.
 
-With ``--config`` on a recovered directory, the file's agents, queues and workflows that differ from the running
-configuration are applied as ``UpsertQueue`` / ``UpsertWorkflow`` / ``UpsertAgent`` / ``RemoveAgent`` events (so
-they are journaled like everything else); skills, channels, dispositions and the seed cannot change live and are
-reported.
+With ``--config`` on a recovered directory, what the file changed since it was last applied (kept in
+``<data-dir>/config-applied.json``) is applied as ``AddSkill`` / ``UpsertQueue`` / ``UpsertWorkflow`` /
+``UpsertAgent`` / ``RemoveAgent`` / ``RemoveWorkflow`` / ``RemoveQueue`` events (journaled like everything else),
+so changes made through the admin API to what the file did not touch survive a restart; channels, dispositions,
+the seed and the removal of skills cannot change live and are reported.
 
 ``--sim-load RATE`` drives the engine in real time with the simulator's callers and agents
 (``engine.sim.channel.SimulatedChannel``): Poisson arrivals at RATE contacts per second over the voice queues,
@@ -49,6 +50,7 @@ from engine import journal as jm
 from engine.errors import AcdError, JournalError, SwitchboardError
 from engine.events import (
     Action,
+    AddSkill,
     AgentHungUp,
     AgentLogin,
     AgentReady,
@@ -57,6 +59,8 @@ from engine.events import (
     Event,
     OfferAccepted,
     RemoveAgent,
+    RemoveQueue,
+    RemoveWorkflow,
     UpsertAgent,
     UpsertQueue,
     UpsertWorkflow,
@@ -79,6 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim-load", type=float, metavar="RATE", default=None,
                         help="drive the engine with simulated callers at RATE contacts/s and simulated agents")
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated load (default 1)")
+    parser.add_argument("--sim-talk-s", type=float, default=20.0, metavar="SECONDS",
+                        help="mean talk time of the simulated contacts (default 20)")
+    parser.add_argument("--sim-patience-s", type=float, default=60.0, metavar="SECONDS",
+                        help="mean patience of the simulated callers before they hang up (default 60)")
     parser.add_argument("--fsync", choices=jm.FSYNC_POLICIES, default="batch",
                         help="journal durability: always (every event), batch (every --fsync-ms), never "
                              "(default batch)")
@@ -144,34 +152,61 @@ def open_engine(data_dir: Path, config: CenterConfig, fsync: str, fsync_ms: floa
     return acd, journal, f"new data directory {data_dir}", False
 
 
-def config_changes(current: CenterConfig, wanted: CenterConfig) -> tuple[list[Event], list[str]]:
-    """Events turning ``current`` into ``wanted`` live, and what cannot change live."""
-    events: list[Event] = []
-    cur_q = {q.id: q for q in current.queues}
-    for q in wanted.queues:
-        if cur_q.get(q.id) != q:
-            events.append(UpsertQueue(q))
-    cur_w = {w.id: w for w in current.workflows}
-    for w in wanted.workflows:
-        if cur_w.get(w.id) != w:
-            events.append(UpsertWorkflow(w))
-    cur_a = {a.id: a for a in current.agents}
-    want_a = {a.id for a in wanted.agents}
-    for a in wanted.agents:
-        if cur_a.get(a.id) != a:
-            events.append(UpsertAgent(a))
-    for aid in cur_a:
-        if aid not in want_a:
-            events.append(RemoveAgent(aid))
-    fixed = []
-    for name in ("skills", "channels", "dispositions", "seed"):
-        if getattr(current, name) != getattr(wanted, name):
-            fixed.append(name)
-    gone = sorted({q.id for q in current.queues} - {q.id for q in wanted.queues}) + \
-        sorted({w.id for w in current.workflows} - {w.id for w in wanted.workflows})
-    if gone:
-        fixed.append("removal of queues/workflows " + ", ".join(gone))
+def config_changes(current: CenterConfig, wanted: CenterConfig, base: CenterConfig | None = None
+                   ) -> tuple[list[Event], list[str]]:
+    """Events turning ``current`` into ``wanted`` live, and what cannot change live.
+
+    With ``base`` (the file's configuration as it was last applied), only what the file changed since then is
+    applied: skills, agents, queues and workflows that the file adds, changes or drops relative to ``base``.
+    Changes made since through the admin API to things the file did not touch are kept; where both changed the
+    same agent, queue or workflow, the file wins. Without ``base`` the whole file is applied (it wins everywhere).
+    """
+    reference = base if base is not None else current
+    events: list[Event] = [AddSkill(s) for s in wanted.skills if s not in current.skills]
+
+    def changed(old: dict[str, Any], new: dict[str, Any], now: dict[str, Any]) -> tuple[list[Any], list[str]]:
+        upserts = [item for key, item in new.items() if old.get(key) != item and now.get(key) != item]
+        removals = [key for key in old if key not in new and key in now]
+        return upserts, removals
+
+    agents, gone_agents = changed({a.id: a for a in reference.agents}, {a.id: a for a in wanted.agents},
+                                  {a.id: a for a in current.agents})
+    queues, gone_queues = changed({q.id: q for q in reference.queues}, {q.id: q for q in wanted.queues},
+                                  {q.id: q for q in current.queues})
+    flows, gone_flows = changed({w.id: w for w in reference.workflows}, {w.id: w for w in wanted.workflows},
+                                {w.id: w for w in current.workflows})
+    events += [UpsertQueue(q) for q in queues] + [UpsertWorkflow(w) for w in flows]
+    events += [UpsertAgent(a) for a in agents] + [RemoveAgent(a) for a in gone_agents]
+    events += [RemoveWorkflow(w) for w in gone_flows] + [RemoveQueue(q) for q in gone_queues]
+    fixed = [name for name in ("channels", "dispositions", "seed") if getattr(reference, name) != getattr(wanted, name)]
+    dropped = [s for s in reference.skills if s not in wanted.skills and s in current.skills]
+    if dropped:
+        fixed.append("removal of skills " + ", ".join(dropped))
     return events, fixed
+
+
+APPLIED_CONFIG_FILE = "config-applied.json"
+"""The ``--config`` file's configuration as last applied to the data directory (the base of the next restart's
+changes, so a restart does not undo what the admin API changed since)."""
+
+
+def _read_applied(data_dir: Path) -> CenterConfig | None:
+    import json
+
+    try:
+        return CenterConfig.from_dict(json.loads((data_dir / APPLIED_CONFIG_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_applied(data_dir: Path, config: CenterConfig) -> None:
+    import json
+    import os
+
+    path = data_dir / APPLIED_CONFIG_FILE
+    temp = path.with_suffix(".tmp")
+    temp.write_text(json.dumps(config.to_dict(), sort_keys=True), encoding="utf-8")
+    os.replace(temp, path)
 
 
 async def _submit_quietly(runtime: Runtime, event: Event) -> bool:
@@ -194,7 +229,8 @@ class SimulatedLoad:
     dropped, as a real channel's would be.
     """
 
-    def __init__(self, runtime: Runtime, config: CenterConfig, rate: float, seed: int, plugin: Any = None) -> None:
+    def __init__(self, runtime: Runtime, config: CenterConfig, rate: float, seed: int, plugin: Any = None, *,
+                 talk_s: float = 20.0, patience_s: float = 60.0) -> None:
         from engine.sim.channel import SimulatedChannel
         from engine.sim.distributions import Distribution
 
@@ -202,11 +238,11 @@ class SimulatedLoad:
         if not queues:
             raise SwitchboardError("--sim-load: the configuration has no queue")
         self.runtime = runtime
-        self.talk = Distribution.exponential(20.0)
+        self.talk = Distribution.exponential(talk_s)
         self.channel = SimulatedChannel(
             agents=[a.id for a in config.agents], talk=self.talk,
             arrival_rates={q: rate / len(queues) for q in queues},
-            patience=Distribution.exponential(60.0), answer=Distribution.fixed(1.0), seed=seed,
+            patience=Distribution.exponential(patience_s), answer=Distribution.fixed(1.0), seed=seed,
             contact_prefix=f"sim{seed}-{int(runtime.now() * 1000)}-",
         )
         self.plugin = plugin
@@ -339,15 +375,18 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                       prune=keep > 0)
     dispatcher = host.attach(runtime)
     compliance = _attach_dialer_sinks(runtime, host)
-    reports = _attach_reports(runtime, host)
+    writers = _attach_writers(runtime, host)
     api = EngineHandle(runtime, host.manager, host.config, dispatcher=dispatcher)
     load: SimulatedLoad | None = None
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(runtime.run)
+            await nursery.start(dispatcher.run)
             await compliance.resume(runtime.acd)
-            await nursery.start(reports.run)
+            for writer in writers:
+                await nursery.start(writer.run)
             if not args.no_http:
+                await trio.to_thread.run_sync(_bootstrap_admin_token, host.store, data_dir)
                 binds = await nursery.start(_serve_http, api, args.host, args.port)
                 print(f"serve: http on {' '.join(binds)}", flush=True)
             email = host.manager.pm.get_plugin("email")
@@ -356,7 +395,8 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                 port = await nursery.start(email.serve)
                 print(f"serve: smtp on {email.settings.listen_host}:{port}", flush=True)
             if args.config and recovered:
-                events, fixed = config_changes(acd.config_now(), config)
+                base = await trio.to_thread.run_sync(_read_applied, data_dir)
+                events, fixed = config_changes(acd.config_now(), config, base)
                 for event in events:
                     await _submit_quietly(runtime, event)
                 if events:
@@ -364,6 +404,8 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                 if fixed:
                     log.warning("%s: cannot change live, kept from the data directory: %s", args.config,
                                 "; ".join(fixed))
+            if args.config:
+                await trio.to_thread.run_sync(_write_applied, data_dir, config)
             if not args.no_login:
                 for agent in runtime.acd.config_now().agents:
                     state = runtime.acd.agent_state(agent.id)[0]
@@ -371,11 +413,14 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                         await _submit_quietly(runtime, AgentLogin(agent.id))
                         await _submit_quietly(runtime, AgentReady(agent.id))
             if args.sim_load:
-                if not (args.sim_load > 0 and math.isfinite(args.sim_load)):
-                    raise SwitchboardError(f"--sim-load must be a rate > 0, got {args.sim_load}")
+                for flag, value in (("--sim-load", args.sim_load), ("--sim-talk-s", args.sim_talk_s),
+                                    ("--sim-patience-s", args.sim_patience_s)):
+                    if not (value > 0 and math.isfinite(value)):
+                        raise SwitchboardError(f"{flag} must be > 0, got {value}")
                 # The simulator is a channel plugin like any other: the dispatcher hands it the ACD's actions.
                 load = SimulatedLoad(runtime, runtime.acd.config_now(), args.sim_load, args.seed,
-                                     plugin=host.manager.pm.get_plugin("sim"))
+                                     plugin=host.manager.pm.get_plugin("sim"), talk_s=args.sim_talk_s,
+                                     patience_s=args.sim_patience_s)
                 dispatcher.on_result = load.on_result
                 runtime.add_sink(load)
                 load.resume(runtime.acd, runtime.now())
@@ -391,14 +436,36 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
     return 0
 
 
-def _attach_reports(runtime: Runtime, host: Any) -> Any:
-    """The report counters, gathered from the runtime's actions and flushed to the store (``ReportWriter``)."""
-    from engine.report_writer import ReportWriter
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+def _bootstrap_admin_token(store: Any, data_dir: Path) -> None:
+    """On a store with no user and no token (a fresh install), make an admin token and write it to
+    ``<data-dir>/admin-token`` (readable by the owner only), so the first operator can reach the API and the
+    wallboard; ``switchboard token create`` and ``switchboard user add`` make the others."""
+    from admin_api.auth import create_token
+
+    if store.users() or store.tokens(include_revoked=True):
+        return
+    secret, token = create_token(store, "bootstrap", "admin")
+    path = data_dir / ADMIN_TOKEN_FILE
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n", encoding="utf-8")
+    store.add_audit("serve", "create", f"token:{token.id}", {"after": token.public(), "file": str(path)})
+    print(f"serve: first start: an admin token is in {path} (shown nowhere else)", flush=True)
+
+
+def _attach_writers(runtime: Runtime, host: Any) -> list[Any]:
+    """The report counters and the call detail records, gathered from the runtime's actions and written to the
+    store in batches off the routing path (``engine.batch_writer``); each writer's ``run`` is a task to start."""
+    from engine.batch_writer import CdrWriter, ReportWriter
     from engine.reports import ReportAggregator
 
     aggregator = ReportAggregator.for_center(runtime.acd)
     runtime.add_sink(aggregator)
-    return ReportWriter(aggregator, host.store)
+    cdrs = CdrWriter(host.store)
+    runtime.add_sink(cdrs)
+    return [ReportWriter(aggregator, host.store), cdrs]
 
 
 def _attach_dialer_sinks(runtime: Runtime, host: Any) -> Any:

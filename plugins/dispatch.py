@@ -16,6 +16,10 @@ teach it too. Only contacts on ``channels`` (the dispatcher's own set) are handl
 simulator's driver) can share a runtime. A hook nobody took is logged at debug level: the ACD's own timers clean
 up (an offer nobody rang times out).
 
+CRM write-backs are slow (a database transaction each) and nothing on a channel waits for them, so they run off
+the channel path: ``run`` is a task that writes the records back in order while the dispatcher goes on with the
+next actions (``switchboard serve`` starts it). Without that task running, the write-back is awaited inline.
+
 ``switchboard serve`` runs one dispatcher for every channel (``channels=None``), with ``lookup`` answering the
 channel of any contact the ACD holds (voice contacts from the simulator or the gateway are not tracked by an
 adapter); tests and tools may run one per set of channels.
@@ -27,6 +31,8 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import trio
 
 from engine.events import (
     Action,
@@ -43,6 +49,8 @@ from engine.events import (
 )
 
 log = logging.getLogger("switchboard.channels")
+
+WRITE_BACK_BUFFER = 10_000
 
 HOOK_OF: dict[type[Action], str] = {
     OfferContact: "channel_answer",
@@ -85,6 +93,18 @@ class ChannelDispatcher:
         self.contacts: dict[str, str] = {}
         self.records: list[ContactRecord] = []
         self.untaken = 0
+        self._write_backs, self._to_write = trio.open_memory_channel[ContactRecord](WRITE_BACK_BUFFER)
+        self._writer_running = False
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Write records back to the CRMs, in order, off the channel path (until cancelled)."""
+        self._writer_running = True
+        task_status.started()
+        try:
+            async for record in self._to_write:
+                await self.manager.acall("crm_write_back", deadline_s=self.deadline_s, contact_record=record)
+        finally:
+            self._writer_running = False
 
     def track(self, contact_id: str, channel: str) -> None:
         """Say that ``contact_id`` lives on ``channel`` (before submitting its ``ContactArrived``)."""
@@ -138,5 +158,9 @@ class ChannelDispatcher:
             record = dataclasses.replace(record, data={**record.data, **extra})
         self.records.append(record)
         del self.records[:-self.keep_records]
-        if self.write_back:
+        if not self.write_back:
+            return
+        if self._writer_running:
+            await self._write_backs.send(record)  # waits only when WRITE_BACK_BUFFER records are behind
+        else:
             await self.manager.acall("crm_write_back", deadline_s=self.deadline_s, contact_record=record)

@@ -78,10 +78,20 @@
     error: (f) => { $("errors").textContent = f.reason; },
   };
 
-  $("login").addEventListener("submit", (event) => {
+  // Log in (user name and password -> a session token), then open the socket and authenticate on its first frame.
+  $("login").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const agent = new FormData(event.target).get("agent");
+    const form = new FormData(event.target);
+    const reply = await fetch("/v1/auth/login", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: form.get("username"), password: form.get("password") }),
+    });
+    const body = await reply.json();
+    if (!reply.ok) { $("login-error").textContent = body.reason; return; }
+    const agent = body.user.agent_id;
+    if (!agent) { $("login-error").textContent = "this user is not an agent"; return; }
     socket = new WebSocket(wsUrl("/chat/ws/agent/" + encodeURIComponent(agent)));
+    socket.onopen = () => socket.send(JSON.stringify({ type: "auth", token: body.token }));
     socket.onmessage = (msg) => {
       const frame = JSON.parse(msg.data);
       (handlers[frame.type] || (() => {}))(frame);

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from engine.leads import ImportResult, LeadImport
     from engine.model import Lead
     from engine.reports import IntervalRow
+    from engine.store.access_records import ApiToken, AuditEntry, Cdr, User
 
 IDENTITY_KINDS: tuple[str, ...] = ("phone", "email", "chat", "crm")
 
@@ -358,6 +359,88 @@ class Store(ABC):
         """The stored 15-minute rows of ``dimension`` (queue, agent, campaign) starting in [start, end), of one
         ``key`` or all, by start then key. ``StoreError`` for an unknown dimension, an empty range, or more rows
         than one answer holds."""
+
+    # ---- users, API tokens, audit trail, call detail records (engine.store.access_records)
+
+    @abstractmethod
+    def create_user(self, name: str, role: str, *, password_hash: str = "", agent_id: str | None = None,
+                    teams: Iterable[str] = ()) -> User:
+        """A new user (version 1). ``StoreError`` for a taken or blank name, an unknown role, or an agent user
+        without ``agent_id``."""
+
+    @abstractmethod
+    def find_user(self, name: str) -> User | None:
+        """The user, or ``None``."""
+
+    @abstractmethod
+    def user(self, name: str) -> User:
+        """The user; ``StoreError`` when there is none."""
+
+    @abstractmethod
+    def users(self, *, role: str | None = None) -> list[User]:
+        """Every user (of ``role`` if given), by name."""
+
+    @abstractmethod
+    def update_user(self, name: str, *, role: str | None = None, password_hash: str | None = None,
+                    agent_id: str | None = None, teams: Iterable[str] | None = None,
+                    disabled: bool | None = None, clear_agent: bool = False) -> User:
+        """Change what is given (``clear_agent`` removes ``agent_id``); the version grows by one. A new password
+        revokes the user's session tokens; disabling revokes all its tokens. ``StoreError`` for an unknown user
+        or role, or an agent user left without ``agent_id``."""
+
+    @abstractmethod
+    def delete_user(self, name: str) -> None:
+        """Remove the user and its tokens; ``StoreError`` when there is none."""
+
+    @abstractmethod
+    def add_token(self, token: ApiToken) -> ApiToken:
+        """Store a new token. ``StoreError`` for a taken id, an unknown role, kind or user, a blank name."""
+
+    @abstractmethod
+    def token_by_hash(self, secret_hash: str) -> ApiToken | None:
+        """The token whose secret hashes to ``secret_hash`` (revoked and expired ones included), or ``None``."""
+
+    @abstractmethod
+    def token(self, token_id: str) -> ApiToken:
+        """The token by its public id; ``StoreError`` when there is none."""
+
+    @abstractmethod
+    def tokens(self, *, user: str | None = None, include_revoked: bool = False) -> list[ApiToken]:
+        """Tokens (of ``user`` if given; revoked ones only when asked), oldest first."""
+
+    @abstractmethod
+    def revoke_token(self, token_id: str) -> ApiToken:
+        """Revoke the token now (revoking it again changes nothing); ``StoreError`` when there is none."""
+
+    @abstractmethod
+    def add_audit(self, who: str, action: str, target: str, details: dict[str, Any] | None = None, *,
+                  at: float | None = None) -> AuditEntry:
+        """Append one entry to the audit trail (``at`` defaults to the store's clock); ``StoreError`` for an empty
+        who, action or target, or details that are not JSON-serialisable."""
+
+    @abstractmethod
+    def audit(self, *, who: str | None = None, target: str | None = None, since: float | None = None,
+              until: float | None = None, before_id: int | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Audit entries matching every filter given, newest first; ``before_id`` pages backwards; ``limit``
+        1..1000."""
+
+    @abstractmethod
+    def add_cdrs(self, records: Iterable[Cdr]) -> int:
+        """Write call detail records in one transaction; a record whose contact is already stored replaces it (a
+        replayed journal writes the same records again). Returns how many were given."""
+
+    @abstractmethod
+    def cdr(self, contact_id: str) -> Cdr | None:
+        """One contact's record, or ``None``."""
+
+    @abstractmethod
+    def cdrs(self, *, since: float | None = None, until: float | None = None, queue: str | None = None,
+             agent: str | None = None, customer: str | None = None, outcome: str | None = None,
+             channel: str | None = None, after: tuple[float, str] | None = None,
+             limit: int = 100) -> list[Cdr]:
+        """Records matching every filter given (``agent``: any agent the contact was offered to or served by;
+        ``since``/``until`` on ``recorded``), ordered by ``(recorded, contact_id)``, starting after the key
+        ``after`` (keyset pagination); ``limit`` 1..1000."""
 
     @abstractmethod
     def lead_imports(self, campaign: str) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ there are at its version.
 
 from __future__ import annotations
 
+from engine.store.access_sql import ACCESS_MIGRATION
+
 SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 """The one-row table holding the version a database is at (created before the first migration runs)."""
 
@@ -135,6 +137,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX report_intervals_start ON report_intervals(dimension, start);
     """,
+    # 4 -> 5: users, API tokens, the audit trail, call detail records (engine.store.access_sql)
+    ACCESS_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 """The version this Switchboard writes; a database at a later one is refused."""

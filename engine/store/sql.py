@@ -1,8 +1,9 @@
 """``SqlStore``: the store on a relational database, whatever the backend.
 
-Everything the store does is here and in its mixins (``leads_sql``, ``dnc_sql``, ``reports_sql``), in the SQL
-both backends accept (``engine.store.dialect``); ``SqliteStore`` and ``PostgresStore`` only open the connection,
-begin a transaction and say which of their driver's errors mean a lost connection.
+Everything the store does is here and in its mixins (``leads_sql``, ``dnc_sql``, ``reports_sql``,
+``access_sql``), in the SQL both backends accept (``engine.store.dialect``); ``SqliteStore`` and
+``PostgresStore`` only open the connection, begin a transaction and say which of their driver's errors mean the
+database failed.
 
 The contract every method keeps: it is one transaction (``_tx()``), committed when it returns and rolled back
 when it raises, and transactions never overlap: one connection per store, guarded by a lock, so the store is used
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from engine.errors import StoreError, StoreUnavailable
+from engine.store.access_sql import AccessStoreMixin
 from engine.store.base import (
     OPEN_STATUSES,
     TICKET_STATUSES,
@@ -44,7 +46,7 @@ from engine.store.reports_sql import ReportStoreMixin
 from engine.store.schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION
 
 
-class SqlStore(ReportStoreMixin, LeadStoreMixin, DncStoreMixin, Store):
+class SqlStore(AccessStoreMixin, ReportStoreMixin, LeadStoreMixin, DncStoreMixin, Store):
     """The shared implementation. A backend sets ``target`` (what ``open_store`` was given), ``where`` (how
     messages name the store: never a password), ``clock`` and ``_db`` (its connection, whose ``execute(sql,
     params)`` takes the store's dialect and returns a DB-API cursor), then calls ``_migrate()``."""

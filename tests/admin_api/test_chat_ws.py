@@ -9,7 +9,9 @@ from pathlib import Path
 import trio
 
 from admin_api import EngineHandle, create_app, serve
+from admin_api.auth import create_token
 from engine.events import ContactArrived, OfferContact
+from engine.store import SqliteStore
 from plugins.builtin.email import EmailSettings, Envelope, serve_smtp
 from tests.admin_api.helpers import Recorder, TestCrm, make_engine
 from tests.admin_api.wsclient import WsClient
@@ -20,7 +22,10 @@ TIMEOUT_S = 10.0  # a safety net on the real clock; a passing run takes a fracti
 @asynccontextmanager
 async def served(tmp_path: Path, crm: TestCrm) -> AsyncIterator[tuple[int, EngineHandle, Recorder]]:
     runtime, manager, recorder = make_engine(tmp_path, crm)
-    engine = EngineHandle(runtime, manager, {})
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    AGENT_TOKENS["a1"] = create_token(store, "a1-desk", "agent", agent_id="a1")[0]
+    AGENT_TOKENS["a2"] = create_token(store, "a2-desk", "agent", agent_id="a2")[0]
+    engine = EngineHandle(runtime, manager, {}, store=store)
     app = create_app(engine)
     async with runtime.running(), trio.open_nursery() as nursery:
         urls = await nursery.start(serve, app, "127.0.0.1", 0)
@@ -29,6 +34,18 @@ async def served(tmp_path: Path, crm: TestCrm) -> AsyncIterator[tuple[int, Engin
             yield port, engine, recorder
         finally:
             nursery.cancel_scope.cancel()
+            store.close()
+
+
+AGENT_TOKENS: dict[str, str] = {}
+
+
+async def open_agent(port: int, agent_id: str, token: str | None = None) -> WsClient:
+    """The agent's chat socket, authenticated with its token (its first frame)."""
+    socket = await WsClient.open(port, f"/chat/ws/agent/{agent_id}")
+    await socket.send({"type": "auth", "token": token or AGENT_TOKENS[agent_id]})
+    assert (await socket.expect("authenticated"))["principal"]["agent_id"] == agent_id
+    return socket
 
 
 async def http_get(port: int, path: str) -> bytes:
@@ -63,7 +80,7 @@ async def test_healthz_and_the_static_pages(tmp_path: Path, crm: TestCrm) -> Non
 async def test_two_chats_at_once_voice_waits_and_transcript_is_written_back(tmp_path: Path, crm: TestCrm) -> None:
     async with served(tmp_path, crm) as (port, engine, recorder):
         with trio.fail_after(TIMEOUT_S):
-            agent = await WsClient.open(port, "/chat/ws/agent/a1")
+            agent = await open_agent(port, "a1")
             assert (await agent.expect("hello"))["holding"] == []
             await agent.send({"type": "ready"})
             await agent.next("ack", of="ready")
@@ -143,7 +160,7 @@ async def test_malformed_frames_get_error_frames_and_the_socket_stays(tmp_path: 
             await customer.send({"type": "join", "customer": "x@example.com"})  # default queue "chat"
             await customer.expect("joined")
 
-            agent = await WsClient.open(port, "/chat/ws/agent/a1")
+            agent = await open_agent(port, "a1")
             await agent.expect("hello")
             await agent.send([1, 2])  # type: ignore[arg-type]
             assert (await agent.expect("error"))["reason"] == "a frame must be a JSON object"
@@ -174,7 +191,7 @@ async def test_an_email_is_offered_and_answered_on_the_agent_socket_beside_a_cha
             mail = engine.email
             mail.settings = EmailSettings(smtp_port=relay_port, from_address="support@example.com")
             mail.attach(engine.runtime, engine.plugins, engine.dispatcher)
-            agent = await WsClient.open(port, "/chat/ws/agent/a1")
+            agent = await open_agent(port, "a1")
             await agent.expect("hello")
             await agent.send({"type": "ready"})
             await agent.next("ack", of="ready")
@@ -208,3 +225,19 @@ async def test_an_email_is_offered_and_answered_on_the_agent_socket_beside_a_cha
             await ada.close()
             await agent.close()
         nursery.cancel_scope.cancel()
+
+
+async def test_the_agent_socket_needs_that_agents_token(tmp_path: Path, crm: TestCrm) -> None:
+    async with served(tmp_path, crm) as (port, _, _):
+        with trio.fail_after(TIMEOUT_S):
+            anonymous = await WsClient.open(port, "/chat/ws/agent/a1")
+            await anonymous.send({"type": "ready"})
+            refused = await anonymous.expect("error")
+            assert refused["code"] == "unauthenticated" and "first frame" in refused["reason"]
+            bogus = await WsClient.open(port, "/chat/ws/agent/a1")
+            await bogus.send({"type": "auth", "token": "sb_nope"})
+            assert (await bogus.expect("error"))["code"] == "unauthenticated"
+            other = await WsClient.open(port, "/chat/ws/agent/a1")
+            await other.send({"type": "auth", "token": AGENT_TOKENS["a2"]})
+            await other.expect("authenticated")
+            assert (await other.expect("error"))["code"] == "forbidden"

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from engine.acd import DECLINE_DELAY_S, Acd
+from engine.config import parse_config
 from engine.errors import AcdError, ConfigError
 from engine.events import (
+    AddSkill,
     AgentDisconnected,
     AgentHungUp,
     AgentLogin,
@@ -31,6 +33,8 @@ from engine.events import (
     OfferDeclined,
     PlayAnnouncement,
     PlayPrompt,
+    RemoveQueue,
+    RemoveWorkflow,
     Tick,
     TransferRequested,
     Unbridge,
@@ -471,3 +475,48 @@ def test_queue_update_rebuilds_its_pools_and_keeps_waiting_contacts() -> None:
     assert center.acd.waiting("sales") == ["c1", "c2"]
     center.ready("a2", t=3)
     assert center.acd.agents["a2"].offers.keys() == {"c1"}
+
+
+# ------------------------------------------------------------------------------ live configuration: removal ----
+
+def test_a_skill_added_live_can_be_required_and_served() -> None:
+    acd = Acd(parse_config({"skills": ["a"], "agents": [{"id": "x", "skills": {"a": 1}}],
+                            "queues": [{"id": "q", "skills": {"a": 1}}]}, "t"))
+    assert acd.feed(AddSkill("french"), 0.0) == []
+    with pytest.raises(AcdError, match="already exists"):
+        acd.validate(AddSkill("french"))
+    with pytest.raises(AcdError, match="non-empty"):
+        acd.validate(AddSkill(" "))
+    acd.feed(UpsertAgent(AgentConfig("y", skills={"french": 5})), 1.0)
+    acd.feed(UpsertQueue(QueueConfig("fr", skills={"french": 3})), 2.0)
+    acd.feed(AgentLogin("y"), 3.0)
+    acd.feed(AgentReady("y"), 3.0)
+    out = acd.feed(ContactArrived("c1", "voice", queue="fr", customer="+1"), 4.0)
+    assert any(isinstance(a, OfferContact) and a.agent_id == "y" for a in out)
+    assert acd.config_now().skills == ("a", "french")
+    restored = Acd.restore(acd.snapshot())
+    assert restored.digest() == acd.digest() and restored.config_now() == acd.config_now()
+
+
+def test_a_queue_is_removed_only_when_nothing_refers_to_it() -> None:
+    acd = Acd(parse_config({
+        "skills": ["a"], "agents": [{"id": "x", "skills": {"a": 1}}],
+        "queues": [{"id": "q", "skills": {"a": 1}}, {"id": "spill", "skills": {"a": 1}},
+                   {"id": "main", "skills": {"a": 1}, "max_wait_s": 60, "overflow_queue": "spill"}],
+        "workflows": [{"id": "w", "steps": [{"queue": "q"}]}]}, "t"))
+    with pytest.raises(AcdError, match="in use by queue 'main'"):
+        acd.validate(RemoveQueue("spill"))
+    with pytest.raises(AcdError, match="in use by workflow 'w'"):
+        acd.validate(RemoveQueue("q"))
+    acd.feed(RemoveWorkflow("w"), 0.0)
+    acd.feed(ContactArrived("c1", "voice", queue="q", customer="+1"), 1.0)
+    with pytest.raises(AcdError, match="in use by contact 'c1'"):
+        acd.validate(RemoveQueue("q"))
+    acd.feed(CustomerHungUp("c1"), 2.0)
+    acd.feed(RemoveQueue("q"), 3.0)
+    assert "q" not in acd.queues and [q.id for q in acd.config_now().queues] == ["spill", "main"]
+    with pytest.raises(AcdError, match="unknown queue"):
+        acd.validate(ContactArrived("c2", "voice", queue="q", customer="+1"))
+    with pytest.raises(AcdError, match="unknown workflow"):
+        acd.validate(RemoveWorkflow("w"))
+    assert Acd.restore(acd.snapshot()).digest() == acd.digest()

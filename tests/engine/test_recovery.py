@@ -207,3 +207,25 @@ def test_config_changes_on_restart() -> None:
     events, fixed = config_changes(current, wanted)
     assert events == [UpsertQueue(queues[0]), UpsertAgent(agents[0]), RemoveAgent(current.agents[1].id)]
     assert fixed == ["seed"]
+
+
+def test_a_restart_applies_what_the_file_changed_and_keeps_what_the_api_changed() -> None:
+    from dataclasses import replace
+
+    from engine.config import demo_config
+    from engine.events import AddSkill, RemoveQueue, UpsertQueue
+    from engine.serve import config_changes
+
+    base = demo_config()  # the file as last applied
+    # Since then the API changed agent 1 and queue "sales", and added queue "extra".
+    api_agent = replace(base.agents[0], name="Renamed by the API")
+    extra = replace(base.queues[2], id="extra")
+    running = replace(base, agents=(api_agent,) + base.agents[1:], queues=base.queues + (extra,))
+    # The file now changes queue "billing", adds a skill, and drops queue "chat".
+    billing = replace(base.queues[2], ring_timeout_s=40.0)
+    file = replace(base, skills=base.skills + ("french",),
+                   queues=tuple(billing if q.id == "billing" else q for q in base.queues if q.id != "chat"))
+    events, fixed = config_changes(running, file, base)
+    assert events == [AddSkill("french"), UpsertQueue(billing), RemoveQueue("chat")]
+    assert fixed == []
+    assert config_changes(running, base, base) == ([], [])  # an unchanged file changes nothing

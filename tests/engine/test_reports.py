@@ -12,8 +12,8 @@ import pytest
 import trio
 import trio.testing
 
+from engine.batch_writer import ReportWriter
 from engine.events import AgentStateChanged, ContactRecord
-from engine.report_writer import ReportWriter
 from engine.reports import CSV_COLUMNS, IntervalRow, ReportAggregator, derive, report_dicts, roll_up, to_csv
 from engine.store import SqliteStore, SqlStore
 from engine.survey import SurveyRecorded

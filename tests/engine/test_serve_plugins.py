@@ -58,6 +58,7 @@ def test_serve_runs_the_admin_api_and_the_email_listener(tmp_path: Path) -> None
     config.write_text(CENTER)
     serve = Serve(tmp_path / "var", "--config", str(config))
     try:
+        serve.wait_for(r"^serve: first start: an admin token is in ")
         http = serve.wait_for(r"^serve: http on (\S+)").group(1)
         smtp_port = int(serve.wait_for(r"^serve: smtp on 127\.0\.0\.1:(\d+)").group(1))
         serve.wait_for(r"^serve: ready")
@@ -73,6 +74,13 @@ def test_serve_runs_the_admin_api_and_the_email_listener(tmp_path: Path) -> None
         serve.wait_for(r"contacts=1\b")  # the mail is a contact in the ACD (offered to a1)
         with urllib.request.urlopen(f"{http}/healthz", timeout=TIMEOUT) as reply:
             assert json.load(reply)["accepted"] > before
+        # A fresh install: the first start left an admin token for the operator, readable by the owner only.
+        token_file = tmp_path / "var" / "admin-token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        asked = urllib.request.Request(f"{http}/v1/me", headers={
+            "Authorization": "Bearer " + token_file.read_text().strip()})
+        with urllib.request.urlopen(asked, timeout=TIMEOUT) as reply:
+            assert json.load(reply)["role"] == "admin"
     finally:
         code = serve.kill(signal.SIGTERM)
     assert code == 0, "".join(serve.stderr)

@@ -3,6 +3,7 @@ adapter through the channel hooks, contacts nobody tracked are looked up in the 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,49 @@ async def test_a_failing_write_back_is_isolated() -> None:
     await dispatcher.handle(record, 1.0)
     assert manager.faults == {"broken-crm": 1}
     assert good.records == [record]
+
+
+async def test_write_backs_run_off_the_channel_path_in_order(autojump_clock) -> None:
+    """With its writer task running, a slow CRM write-back does not hold up the next channel action."""
+    import trio
+
+    from engine.events import ContactRecord, HangUp
+    from plugins import hookimpl
+    from plugins.dispatch import ChannelDispatcher
+    from plugins.manager import PluginManager
+
+    written: list[str] = []
+    hung_up: list[float] = []
+
+    class SlowCrm:
+        @hookimpl
+        async def crm_write_back(self, contact_record):
+            await trio.sleep(0.5)
+            written.append(contact_record.contact_id)
+
+    class Channel:
+        @hookimpl
+        async def channel_hangup(self, channel, action, now):
+            if channel != "voice":
+                return None
+            hung_up.append(trio.current_time())
+            return True
+
+    manager = PluginManager(autoload=False)
+    manager.register(SlowCrm(), "slow-crm")
+    manager.register(Channel(), "chan")
+    dispatcher = ChannelDispatcher(manager, ["voice"], deadline_s=5.0)
+    record = ContactRecord("c1", "voice", "+1", "q", "a1", 0.0, 1.0, 2.0, "answered", "resolved", "", (), {})
+    async with trio.open_nursery() as nursery:
+        await nursery.start(dispatcher.run)
+        start = trio.current_time()
+        await dispatcher.handle(record, 0.0)
+        await dispatcher.handle(dataclasses.replace(record, contact_id="c2"), 0.0)
+        dispatcher.track("c3", "voice")
+        await dispatcher.handle(HangUp("c3", "closed"), 0.0)
+        assert hung_up == [start] and written == []  # the hang-up did not wait for the write-backs
+        await trio.sleep(0.75)
+        assert written == ["c1"]  # one at a time, in order
+        await trio.sleep(0.5)
+        assert written == ["c1", "c2"]
+        nursery.cancel_scope.cancel()

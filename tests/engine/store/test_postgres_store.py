@@ -46,7 +46,8 @@ def test_an_empty_database_is_migrated_in_postgresql_types(empty_postgres_url: s
         tables = {row[0] for row in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     assert tables == {"schema_version", "customers", "identities", "interactions", "tickets", "ticket_events",
-                      "lead_imports", "leads", "dnc", "compliance_audit", "report_intervals"}
+                      "lead_imports", "leads", "dnc", "compliance_audit", "report_intervals", "users", "api_tokens",
+                      "audit_log", "cdrs", "cdr_agents"}
     again = open_store(empty_postgres_url)  # nothing left to run
     assert again.schema_version() == SCHEMA_VERSION
     again.close()
