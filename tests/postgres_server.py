@@ -61,7 +61,8 @@ def find_bindir() -> Path:
 
 def _scratch_root() -> str | None:
     """``/dev/shm`` when it is a RAM disk with room to spare, else ``None`` (the usual temporary directory).
-    In RAM, copying a template database takes milliseconds; on this project's CI disks it took half a second."""
+    In RAM, copying a template database takes milliseconds; on the disk of the machine this was written on it
+    took half a second."""
     try:
         room = os.statvfs("/dev/shm")
     except OSError:
@@ -82,10 +83,6 @@ class PostgresServer:
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
         self.password = secrets.token_hex(16)
-        self.root = Path(tempfile.mkdtemp(prefix="switchboard-pg-", dir=_scratch_root()))
-        self.data = self.root / "data"
-        self.log = self.root / "server.log"
-        self.port = 0
         self._owner: pwd.struct_passwd | None = None
         if os.geteuid() == 0:
             try:
@@ -93,7 +90,12 @@ class PostgresServer:
             except KeyError:
                 raise PostgresUnavailable("running as root, and there is no 'postgres' system user to run the "
                                           "server as (Debian's postgresql package creates it)") from None
+        self.root = Path(tempfile.mkdtemp(prefix="switchboard-pg-", dir=_scratch_root()))
+        if self._owner is not None:
             os.chown(self.root, self._owner.pw_uid, self._owner.pw_gid)
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.port = 0
         self._admin: psycopg.Connection | None = None
         self._names = itertools.count(1)
 

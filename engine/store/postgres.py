@@ -104,7 +104,7 @@ class PostgresStore(SqlStore):
             except psycopg.OperationalError as exc:
                 if not db.raw.closed:  # the lock timed out: the transaction is open, and failed
                     self._finish(db, "ROLLBACK")
-                elif attempt == 1:  # found dead before anything was sent: connect again, once
+                elif attempt == 1:  # found dead at BEGIN, before any of the transaction ran: connect again, once
                     continue
                 raise self._error(exc) from None
         raise AssertionError("unreachable")
