@@ -42,6 +42,7 @@ class EngineHandle:
         chat = plugins.pm.get_plugin("chat")
         if isinstance(chat, ChatChannelPlugin):
             chat.clock = self.now
+            chat.submit = runtime.submit
 
     def now(self) -> float:
         """The engine's time."""

@@ -19,6 +19,10 @@ callers who abandon, agents who answer, talk and hang up.
 One status line is printed every ``--status-every`` seconds; ``seq=N`` in it means every event up to N is in
 the journal (acknowledged). SIGTERM / SIGINT shut down cleanly: the journal is synced and a final snapshot written.
 
+At start, once the engine runs, every campaign's open leads in the store that its dialer does not have yet
+(imported by ``switchboard leads import`` while the server was down or running) are handed to it
+(``engine.lead_handover.sync_all``).
+
 Plugins (``plugins.host.PluginHost``) come first: the store (``engine.store.target``) is opened and
 every plugin configured strictly from the configuration file's ``[plugins]`` sections, so a bad section stops the
 start with ``file:line: key: problem`` before the journal is touched. One channel dispatcher then carries the
@@ -367,6 +371,7 @@ async def serve(args: argparse.Namespace) -> int:
 
 async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir: Path, host: Any) -> int:
     from admin_api.context import EngineHandle
+    from engine import lead_handover
 
     acd, journal, how, recovered = await trio.to_thread.run_sync(open_engine, data_dir, config, args.fsync, args.fsync_ms)
     log.info("%s", how)
@@ -383,6 +388,10 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
             await nursery.start(runtime.run)
             await nursery.start(dispatcher.run)
             await compliance.resume(runtime.acd)
+            handed = await lead_handover.sync_all(runtime, host.store)
+            if any(handed.values()):
+                log.info("leads handed to the dialer from the store: %s",
+                         ", ".join(f"{c} {n}" for c, n in handed.items() if n))
             for writer in writers:
                 await nursery.start(writer.run)
             if not args.no_http:

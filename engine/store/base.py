@@ -300,6 +300,17 @@ class Store(ABC):
     def open_tickets(self, customer_id: int) -> list[Ticket]:
         """The customer's tickets whose status is in ``OPEN_STATUSES``, newest first."""
 
+    @abstractmethod
+    def tickets(self, *, status: str | None = None, department: str | None = None, assignee: str | None = None,
+                customer_id: int | None = None, reference: str | None = None, seen_by_agent: str | None = None,
+                also_contacts: Iterable[str] = (), also_customers: Iterable[int] = (),
+                before: int | None = None, limit: int = 100) -> list[Ticket]:
+        """Tickets (with their history) matching every filter given, newest first (by number), those numbered
+        below ``before`` only (keyset paging); ``limit`` 1..1000. ``seen_by_agent``: only the tickets that agent
+        may see: assigned to it, or whose contact was offered to or served by it (a stored CDR) or is one of
+        ``also_contacts``, or whose customer had such a contact (a recorded interaction) or is one of
+        ``also_customers``. ``StoreError`` for an unknown status, a malformed reference or a bad limit."""
+
     # ----------------------------------------------------------------------------------------- lead lists ----
     # Statuses are ``engine.leads.LEAD_STATUSES``: "new" (imported, never attempted), "scheduled" (attempted, due
     # again at ``next_attempt``), "done", "dnc", "exhausted" (final: never dialled again). "new" and "scheduled"

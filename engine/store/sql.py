@@ -1,7 +1,7 @@
 """``SqlStore``: the store on a relational database, whatever the backend.
 
 Everything the store does is here and in its mixins (``leads_sql``, ``dnc_sql``, ``reports_sql``,
-``access_sql``), in the SQL both backends accept (``engine.store.dialect``); ``SqliteStore`` and
+``access_sql``, ``tickets_sql``), in the SQL both backends accept (``engine.store.dialect``); ``SqliteStore`` and
 ``PostgresStore`` only open the connection, begin a transaction and say which of their driver's errors mean the
 database failed.
 
@@ -44,9 +44,10 @@ from engine.store.dnc_sql import DncStoreMixin
 from engine.store.leads_sql import LeadStoreMixin
 from engine.store.reports_sql import ReportStoreMixin
 from engine.store.schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION
+from engine.store.tickets_sql import TicketQueryMixin
 
 
-class SqlStore(AccessStoreMixin, ReportStoreMixin, LeadStoreMixin, DncStoreMixin, Store):
+class SqlStore(AccessStoreMixin, ReportStoreMixin, TicketQueryMixin, LeadStoreMixin, DncStoreMixin, Store):
     """The shared implementation. A backend sets ``target`` (what ``open_store`` was given), ``where`` (how
     messages name the store: never a password), ``clock`` and ``_db`` (its connection, whose ``execute(sql,
     params)`` takes the store's dialect and returns a DB-API cursor), then calls ``_migrate()``."""

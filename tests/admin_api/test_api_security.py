@@ -10,6 +10,7 @@ import trio
 
 from admin_api.api import ENDPOINTS, SOCKETS, Endpoint
 from admin_api.auth import ROLES
+from admin_api.resources import blueprints
 from tests.admin_api.server import running_api
 
 TIMEOUT_S = 30.0
@@ -25,6 +26,7 @@ def _concrete(endpoint: Endpoint) -> str:
 
 
 async def test_every_route_refuses_anonymous_and_wrong_roles(tmp_path: Path) -> None:
+    blueprints()  # imports every resource module, so ENDPOINTS holds every route whichever test runs first
     guarded = [e for e in ENDPOINTS if not e.public]
     assert len(guarded) > 30
     async with running_api(tmp_path) as api:
