@@ -23,7 +23,7 @@ At start, once the engine runs, every campaign's open leads in the store that it
 (imported by ``switchboard leads import`` while the server was down or running) are handed to it
 (``engine.lead_handover.sync_all``).
 
-Plugins (``plugins.host.PluginHost``) come first: the store (``<data-dir>/switchboard.sqlite3``) is opened and
+Plugins (``plugins.host.PluginHost``) come first: the store (``engine.store.target``) is opened and
 every plugin configured strictly from the configuration file's ``[plugins]`` sections, so a bad section stops the
 start with ``file:line: key: problem`` before the journal is touched. One channel dispatcher then carries the
 ACD's actions to the channel hooks of every channel (and each contact's record to the CRMs).
@@ -44,6 +44,7 @@ import random
 import signal
 import sys
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ from engine.events import (
 from engine.journal import Journal
 from engine.model import CenterConfig
 from engine.runtime import Runtime
+from engine.store.target import add_store_arguments
 
 log = logging.getLogger("switchboard.serve")
 
@@ -81,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default 8080)")
     parser.add_argument("--data-dir", default="./var", help="journal and snapshots (default ./var)")
     parser.add_argument("--config", metavar="FILE", help="routing configuration (TOML); default: the embedded demo")
+    add_store_arguments(parser, config=False)
     parser.add_argument("--sim-load", type=float, metavar="RATE", default=None,
                         help="drive the engine with simulated callers at RATE contacts/s and simulated agents")
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated load (default 1)")
@@ -363,7 +366,7 @@ async def serve(args: argparse.Namespace) -> int:
     config, config_file = _load_config(args)
     data_dir = Path(args.data_dir)
     # Plugins first: a bad plugin section stops the start before the journal is touched.
-    host = await trio.to_thread.run_sync(PluginHost.open, data_dir, config_file)
+    host = await trio.to_thread.run_sync(partial(PluginHost.open, data_dir, config_file, store_option=args.store))
     try:
         return await _serve_engine(args, config, data_dir, host)
     finally:

@@ -22,7 +22,7 @@ from admin_api.pages import CURSOR, LIMIT, offset_of, page_from
 from admin_api.resources.campaigns import ROW_ERROR
 from admin_api.schemas import closed, page_of, register
 from engine.errors import StoreError
-from engine.store.dnc_sqlite import dnc_list_name, e164
+from engine.store.dnc_sql import dnc_list_name, e164
 
 bp = Blueprint("dnc", __name__)
 

@@ -1,8 +1,8 @@
 """The store's interface and records: customers with their identities, interactions, tickets and their history.
 
 A ``Store`` is blocking (a database driver); trio code goes through ``engine.store.AsyncStore``, which runs each
-call in a worker thread. ``SqliteStore`` is the embedded implementation; a PostgreSQL one implements the same
-abstract methods with the same records and errors (the tests in ``tests/engine/store`` are the contract).
+call in a worker thread. ``SqlStore`` implements it once for ``SqliteStore`` (embedded) and ``PostgresStore``,
+with the same records and errors (the tests in ``tests/engine/store``, run on both, are the contract).
 
 Identities: a customer is found by any of its identities, ``(kind, value)`` with ``kind`` in ``IDENTITY_KINDS``.
 Values are normalised before they are stored or looked up (``normalise_identity``): phone numbers become ``+``
