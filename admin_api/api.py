@@ -27,7 +27,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import trio
 from quart import Blueprint, Response, current_app, request
@@ -198,7 +198,7 @@ def _reject_constant(text: str) -> Any:
 
 async def read_body(endpoint: Endpoint) -> Any:
     length = request.content_length
-    data = await request.get_data(cache=True, as_text=False)
+    data = cast(bytes, await request.get_data(cache=True, as_text=False))
     if endpoint.body is None and endpoint.body_media == "application/json":
         if data:
             raise ApiError(400, f"{endpoint.method} {endpoint.openapi_path} takes no request body")

@@ -10,6 +10,8 @@ Customer, ``/chat/ws/customer``::
     -> {"type": "join", "customer": "ada@example.com", "name": "Ada", "queue": "chat"}   (first frame)
     <- {"type": "joined", "contact_id": ...}
     -> {"type": "message", "text": ...}        <- {"type": "message", "from": "agent", "text": ..., "at": ...}
+    -> {"type": "survey", "score": 1..5, "comment": ...}   (once the chat has ended: the satisfaction survey,
+       handed to the engine when it asks for it after the contact's record: ``SurveyAnswered``)
     -> {"type": "leave"}  (or closing the socket: CustomerHungUp)
     <- {"type": "connected", "agent": ...} | {"type": "system", "text": ...} | {"type": "ended", "reason": ...}
 
@@ -165,7 +167,10 @@ async def customer_ws() -> None:
                     await websocket.send(error("already joined"))
                     continue
                 try:
-                    plugin.customer_message(contact_id, frame["text"], engine.now())
+                    if frame["type"] == "survey":
+                        plugin.customer_survey(contact_id, frame["score"], frame.get("comment") or "", engine.now())
+                    else:
+                        plugin.customer_message(contact_id, frame["text"], engine.now())
                 except ChatError as exc:
                     await websocket.send(error(str(exc)))
             nursery.cancel_scope.cancel()

@@ -11,7 +11,8 @@ install and scripts can authenticate.
     switchboard user list [--json]
     switchboard user disable NAME
 
-Every action takes ``--data-dir`` (default ``./var``: the server's store). ``token create`` prints the secret
+Every action takes ``--data-dir`` (default ``./var``: the server's store), or ``--store URL`` / ``--config FILE``
+(``engine.store.target``). ``token create`` prints the secret
 alone on a line (it is shown only this once; ``--json`` prints it with the token's record). Passwords are read
 from standard input with ``--password-stdin`` (first line), else asked twice at the terminal. Changes made here
 are audited as ``cli:<login name>``. A bad value is one line naming the option, exit status 2.
@@ -33,6 +34,7 @@ from admin_api.auth import create_token
 from admin_api.security import hash_password
 from engine.errors import StoreError, SwitchboardError
 from engine.store.access_records import ROLES
+from engine.store.target import add_store_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     def common(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--data-dir", default="./var", help="where the store lives (default ./var)")
+        add_store_arguments(sub)
 
     if kind == "token":
         sub = actions.add_parser("create", help="make an API token and print its secret (shown once)")
@@ -158,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.dnc_command import _open
 
     action: Callable[[argparse.Namespace, Any], None] = _token_action if args.command == "token" else _user_action
-    store = _open(args.data_dir)
+    store = _open(args)
     try:
         action(args, store)
     except StoreError as exc:

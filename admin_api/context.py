@@ -9,7 +9,9 @@ One object, handed to ``admin_api.create_app`` and attached to the app in ``whil
   worker threads);
 - ``dispatcher``: the ``ChannelDispatcher`` for the channels the API's adapters own (``chat`` and ``email``),
   registered as an action sink of ``runtime`` by the constructor, so actions reach the channel hooks (unless
-  one is given: ``switchboard serve`` passes its dispatcher of every channel, already registered).
+  one is given: ``switchboard serve`` passes its dispatcher of every channel, already registered);
+- ``live``: the ``engine.live.LiveFigures`` of ``runtime``'s center (the wallboard, the stream, ``/metrics``),
+  made (days in UTC) and registered as a sink by the constructor unless one is given, already registered.
 
 It holds no state of its own beyond these references: everything else lives in the engine or in the plugins.
 """
@@ -21,6 +23,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.live import LiveFigures
 from plugins.builtin.chat.plugin import ChatChannelPlugin
 from plugins.dispatch import ChannelDispatcher
 
@@ -30,7 +33,7 @@ class EngineHandle:
 
     def __init__(self, runtime: Any, plugins: Any, config: Mapping[str, Any] | None = None, *,
                  channels: Iterable[str] = ("chat", "email"), dispatcher: ChannelDispatcher | None = None,
-                 store: Any = None) -> None:
+                 store: Any = None, live: LiveFigures | None = None) -> None:
         self.runtime = runtime
         self.plugins = plugins
         self.config: Mapping[str, Any] = config or {}
@@ -39,9 +42,14 @@ class EngineHandle:
             dispatcher = ChannelDispatcher(plugins, channels)
             runtime.add_sink(dispatcher)
         self.dispatcher = dispatcher
+        if live is None:
+            live = LiveFigures(runtime.acd)
+            runtime.add_sink(live)
+        self.live = live
         chat = plugins.pm.get_plugin("chat")
         if isinstance(chat, ChatChannelPlugin):
             chat.clock = self.now
+            chat.submit = runtime.submit
 
     def now(self) -> float:
         """The engine's time."""

@@ -20,6 +20,7 @@ Fields = dict[str, tuple[type, bool]]
 CUSTOMER_FRAMES: dict[str, Fields] = {
     "join": {"customer": (str, True), "name": (str, False), "queue": (str, False)},
     "message": {"text": (str, True)},
+    "survey": {"score": (int, True), "comment": (str, False)},
     "leave": {},
 }
 

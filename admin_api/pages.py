@@ -34,14 +34,26 @@ def decode_cursor(text: str) -> Any:
         raise ApiError(400, "cursor: not a cursor this API gave out") from None
 
 
+def offset_of(query: dict[str, Any]) -> int:
+    """The position ``query``'s ``cursor`` names (0 without one); a 400 for a cursor this API did not give out."""
+    if not query.get("cursor"):
+        return 0
+    start = decode_cursor(query["cursor"])
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise ApiError(400, "cursor: not a cursor this API gave out")
+    return start
+
+
+def page_from(rows: Sequence[Any], offset: int, limit: int) -> dict[str, Any]:
+    """The page of ``rows`` a store gave for ``limit + 1`` rows from ``offset`` (the extra row says there is more)."""
+    more = len(rows) > limit
+    return {"items": list(rows[:limit]), "next_cursor": encode_cursor(offset + limit) if more else None}
+
+
 def page(items: Sequence[Any], query: dict[str, Any]) -> dict[str, Any]:
     """The page of ``items`` (already filtered and sorted) that ``query``'s ``limit`` and ``cursor`` ask for."""
     limit = query.get("limit") or DEFAULT_LIMIT
-    start = 0
-    if query.get("cursor"):
-        start = decode_cursor(query["cursor"])
-        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-            raise ApiError(400, "cursor: not a cursor this API gave out")
+    start = offset_of(query)
     chunk = list(items[start:start + limit])
     following = start + limit
     return {"items": chunk, "next_cursor": encode_cursor(following) if following < len(items) else None}

@@ -198,7 +198,8 @@ def _validate_step(step: RoutingStep, last: bool, config: CenterConfig, queue_id
 # ------------------------------------------------------------------------------------------------ TOML ----
 
 _TOP_KEYS = {"seed", "skills", "channels", "dispositions", "agents", "queues", "workflows",
-             "plugins"}  # [plugins]: read by plugins.manager and each plugin, not by the routing configuration
+             "plugins",  # [plugins]: read by plugins.manager and each plugin, not by the routing configuration
+             "store"}  # [store]: read by engine.store.target
 _AGENT_KEYS = {"id", "name", "skills", "capacity", "teams"}
 _QUEUE_KEYS = set(QueueConfig.__dataclass_fields__)
 _HOURS_KEYS = {"timezone", "holidays", *WEEKDAYS}

@@ -1,4 +1,5 @@
-"""``switchboard dnc``: the do-not-call lists in the store the server uses (``<data-dir>/switchboard.sqlite3``).
+"""``switchboard dnc``: the do-not-call lists in the store the server uses (``<data-dir>/switchboard.sqlite3``, or
+the one ``--store URL`` or the ``[store] url`` of ``--config FILE`` names: ``engine.store.target``).
 
 ::
 
@@ -24,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SwitchboardError
+from engine.store.target import add_store_arguments, store_from_args
 
-STORE_FILE = "switchboard.sqlite3"
-"""The store's file in the data directory (the one ``serve`` opens)."""
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 _LIST_HELP = "the list: global (default), blocked (people who complained) or campaign:ID"
@@ -39,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if listed:
             sub.add_argument("--list", dest="list_name", default="global", metavar="LIST", help=_LIST_HELP)
         sub.add_argument("--data-dir", default="./var", help="where the store lives (default ./var)")
+        add_store_arguments(sub)
 
     sub = actions.add_parser("import", help="add the numbers of a file to a list",
                              description="Add the numbers of FILE (one per line, or CSV with a 'phone' column) "
@@ -59,15 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common(sub, listed=False)
 
 
-def _open(data_dir: str) -> Any:
+def _open(args: argparse.Namespace) -> Any:
+    """The store ``--data-dir``, ``--store`` and ``--config`` name, created (with its directory) as needed."""
     from engine.store import open_store
 
-    path = Path(data_dir)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SwitchboardError(f"{path}: cannot create the data directory: {exc.strerror or exc}") from None
-    return open_store(path / STORE_FILE)
+    return open_store(store_from_args(args))
 
 
 def _read(name: str) -> str:
@@ -91,13 +88,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from engine.store.dnc_sqlite import dnc_list_name, e164
+    from engine.store.dnc_sql import dnc_list_name, e164
 
     action = args.dnc_action
     list_name = dnc_list_name(args.list_name) if action != "check" else ""
     text = _read(args.file) if action == "import" else ""
     number = e164(args.number, getattr(args, "region", None)) if action in ("add", "check") else ""
-    store = _open(args.data_dir)
+    store = _open(args)
     try:
         if action == "import":
             added, errors = store.dnc_import(text, list_name=list_name, source=str(args.file), region=args.region)

@@ -23,3 +23,9 @@ class JournalError(SwitchboardError):
 class StoreError(SwitchboardError):
     """A store operation refused bad input (empty or malformed identity, unknown customer or ticket, a ticket status
     transition that is not allowed); the message names the field or reference. Nothing was written."""
+
+
+class StoreUnavailable(StoreError):
+    """The database failed under a store call (the connection lost, a lock not granted in time), whatever its
+    input; the message names the store. Trying the call again later is the remedy. The call was rolled back,
+    unless the connection was lost during its commit, when it may have been applied."""

@@ -20,7 +20,7 @@ is a ``RowError`` (line, column, reason, raw value) and never costs another row:
 rejected with at least one error (``LeadImport.rows == len(leads) + rejected``). The first valid occurrence of a
 phone number (or id) is kept; later ones are rejected as ``duplicate of line N``.
 
-Storing is ``Store.import_leads`` (``engine.store.leads_sqlite``): it adds the store-level check that a number is
+Storing is ``Store.import_leads`` (``engine.store.leads_sql``): it adds the store-level check that a number is
 not already in the campaign. ``LEAD_STATUSES`` are the states a stored lead is in.
 """
 

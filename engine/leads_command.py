@@ -12,13 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from engine.errors import SwitchboardError
 from engine.leads import read_leads
-
-STORE_FILE = "switchboard.sqlite3"
-"""The store's file in the data directory (the one ``serve`` opens)."""
+from engine.store.target import add_store_arguments, store_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_argument("file", metavar="FILE", help="the CSV file (UTF-8, comma-separated, header on line 1)")
     sub.add_argument("--campaign", required=True, help="the campaign id the leads belong to")
     sub.add_argument("--data-dir", default="./var", help="where the store lives (default ./var)")
+    add_store_arguments(sub)
     sub.add_argument("--region", default=None, metavar="CC",
                      help="ISO country of numbers written without + in rows with no region (e.g. GB)")
     sub.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -47,12 +45,7 @@ def _import(args: argparse.Namespace) -> int:
     name = str(args.file)
     try:
         parsed = read_leads(args.file, args.campaign, default_region=args.region)
-        data_dir = Path(args.data_dir)
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SwitchboardError(f"{data_dir}: cannot create the data directory: {exc.strerror or exc}") from None
-        store = open_store(data_dir / STORE_FILE)
+        store = open_store(store_from_args(args))
         try:
             result = store.import_leads(args.campaign, parsed, source=name)
         finally:

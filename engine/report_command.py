@@ -1,9 +1,10 @@
-"""``switchboard report``: historical reports from the store the server writes (``<data-dir>/switchboard.sqlite3``).
+"""``switchboard report``: historical reports from the store the server writes (``<data-dir>/switchboard.sqlite3``,
+or the one ``--store`` / ``[store] url`` of ``--config`` names).
 
 ::
 
     switchboard report [--by queue|agent|campaign] [--interval 15min|hour|day] [--from WHEN] [--to WHEN]
-                       [--key KEY] [--format csv|json] [--data-dir ./var]
+                       [--key KEY] [--format csv|json] [--data-dir ./var] [--store URL] [--config FILE]
 
 Prints one row per interval and key: offered, answered, abandoned, service level, ASA, AHT, abandonment, first
 contact resolution, transfer rate, CSAT, occupancy, conversions (``engine.reports.CSV_COLUMNS``), as CSV (the
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from engine.dnc_command import _open
 from engine.errors import StoreError, SwitchboardError
 from engine.reports import DIMENSIONS, INTERVALS, report_dicts, roll_up, to_csv
+from engine.store.target import add_store_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", default=None, help="one queue, agent or campaign only")
     parser.add_argument("--format", choices=("csv", "json"), default="csv", help="output (default csv)")
     parser.add_argument("--data-dir", default="./var", help="where the store lives (default ./var)")
+    add_store_arguments(parser)
 
 
 def parse_when(value: str, option: str) -> float:
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         start = parse_when(args.start, "--from") if args.start else end - 86400.0
         if not end > start:
             raise SwitchboardError(f"--from/--to: the range is empty ({args.start} .. {args.end})")
-        store = _open(args.data_dir)
+        store = _open(args)
         try:
             rows = roll_up(store.report_rows(args.by, start=start, end=end, key=args.key), args.interval)
         except StoreError as exc:

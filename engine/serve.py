@@ -19,7 +19,11 @@ callers who abandon, agents who answer, talk and hang up.
 One status line is printed every ``--status-every`` seconds; ``seq=N`` in it means every event up to N is in
 the journal (acknowledged). SIGTERM / SIGINT shut down cleanly: the journal is synced and a final snapshot written.
 
-Plugins (``plugins.host.PluginHost``) come first: the store (``<data-dir>/switchboard.sqlite3``) is opened and
+At start, once the engine runs, every campaign's open leads in the store that its dialer does not have yet
+(imported by ``switchboard leads import`` while the server was down or running) are handed to it
+(``engine.lead_handover.sync_all``).
+
+Plugins (``plugins.host.PluginHost``) come first: the store (``engine.store.target``) is opened and
 every plugin configured strictly from the configuration file's ``[plugins]`` sections, so a bad section stops the
 start with ``file:line: key: problem`` before the journal is touched. One channel dispatcher then carries the
 ACD's actions to the channel hooks of every channel (and each contact's record to the CRMs).
@@ -39,6 +43,7 @@ import random
 import signal
 import sys
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +74,7 @@ from engine.journal import Journal
 from engine.model import CenterConfig
 from engine.runtime import Runtime
 from engine.sim.live import ScheduledEvents
+from engine.store.target import add_store_arguments
 
 log = logging.getLogger("switchboard.serve")
 
@@ -79,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default 8080)")
     parser.add_argument("--data-dir", default="./var", help="journal and snapshots (default ./var)")
     parser.add_argument("--config", metavar="FILE", help="routing configuration (TOML); default: the embedded demo")
+    add_store_arguments(parser, config=False)
     parser.add_argument("--sim-load", type=float, metavar="RATE", default=None,
                         help="drive the engine with simulated callers at RATE contacts/s and simulated agents")
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated load (default 1)")
@@ -100,6 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-login", action="store_true",
                         help="do not log in and make ready the configured agents at start")
     parser.add_argument("--no-http", action="store_true", help="do not start the HTTP side")
+    parser.add_argument("--live-timezone", default="UTC", metavar="ZONE",
+                        help="the live figures' day begins at midnight in this IANA time zone (default UTC)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
 
 
@@ -328,12 +337,14 @@ def status_line(runtime: Runtime, load: SimulatedLoad | None, plugin_faults: int
 
 async def serve(args: argparse.Namespace) -> int:
     # The composition root: the one place of ``engine`` that reaches ``plugins`` and ``admin_api`` (lazily).
+    from engine.config import check_timezone
     from plugins.host import PluginHost
 
+    check_timezone(args.live_timezone, "--live-timezone")
     config, config_file = _load_config(args)
     data_dir = Path(args.data_dir)
     # Plugins first: a bad plugin section stops the start before the journal is touched.
-    host = await trio.to_thread.run_sync(PluginHost.open, data_dir, config_file)
+    host = await trio.to_thread.run_sync(partial(PluginHost.open, data_dir, config_file, store_option=args.store))
     try:
         return await _serve_engine(args, config, data_dir, host)
     finally:
@@ -342,6 +353,8 @@ async def serve(args: argparse.Namespace) -> int:
 
 async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir: Path, host: Any) -> int:
     from admin_api.context import EngineHandle
+    from engine import lead_handover
+    from engine.live import LiveFigures
 
     acd, journal, how, recovered = await trio.to_thread.run_sync(open_engine, data_dir, config, args.fsync, args.fsync_ms)
     log.info("%s", how)
@@ -351,13 +364,19 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
     dispatcher = host.attach(runtime)
     compliance = _attach_dialer_sinks(runtime, host)
     writers = _attach_writers(runtime, host)
-    api = EngineHandle(runtime, host.manager, host.config, dispatcher=dispatcher)
+    live = LiveFigures(acd, timezone=args.live_timezone)
+    runtime.add_sink(live)
+    api = EngineHandle(runtime, host.manager, host.config, dispatcher=dispatcher, live=live)
     load: SimulatedLoad | None = None
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(runtime.run)
             await nursery.start(dispatcher.run)
             await compliance.resume(runtime.acd)
+            handed = await lead_handover.sync_all(runtime, host.store)
+            if any(handed.values()):
+                log.info("leads handed to the dialer from the store: %s",
+                         ", ".join(f"{c} {n}" for c, n in handed.items() if n))
             for writer in writers:
                 await nursery.start(writer.run)
             if not args.no_http:

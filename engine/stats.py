@@ -18,6 +18,9 @@ Definitions (``engine.staffing`` uses the same, so simulation and theory compare
   probability of not being answered on arrival.
 - ``service_level_20s`` (and one key per threshold given): contacts answered within 20 s (wait <= 20) **divided by
   offered**, i.e. over all arrivals, abandoned ones counting as missed; Erlang C's P(W <= 20).
+- With ``service_level_of(queue)`` (each queue's own threshold, read when the contact is answered; 20 s for a
+  queue it does not know), every figure also counts ``within_sl``: contacts answered within the threshold of the
+  queue they arrived in (``engine.live`` shows it against each queue's target).
 - ``asa_s``: mean wait of the answered contacts. ``abandon_rate``: abandoned / offered. ``mean_abandon_wait_s``.
 - ``aht_s``: mean handle time (talk plus wrap-up) of the contacts completed; ``talk_s``: mean talk time.
 - ``occupancy``: the agents' time reserved (ringing), on a contact or in wrap-up, divided by that time plus their
@@ -26,11 +29,16 @@ Definitions (``engine.staffing`` uses the same, so simulation and theory compare
   the queue they wait in now, whatever their arrival time (the wallboard's live view, not cut by the warm-up).
 
 Ratios with a zero denominator are ``None``.
+
+A long-running observer (the live figures) starts a new window with ``restart(at)`` (counters from zero, the
+contacts in flight no longer counted, who waits and the agents' states kept) and learns of contacts that were in
+flight before it started observing with ``track``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from engine.events import AgentStateChanged, ContactRecord, ContactStateChanged
@@ -45,7 +53,7 @@ class _Figures:
     """Running sums for one queue (or overall)."""
 
     __slots__ = ("offered", "answered", "abandoned", "unserved", "waited", "wait_sum", "within",
-                 "abandon_wait_sum", "handled", "handle_sum", "talk_sum", "transferred")
+                 "abandon_wait_sum", "handled", "handle_sum", "talk_sum", "transferred", "within_sl")
 
     def __init__(self, thresholds: int) -> None:
         self.offered = 0
@@ -60,16 +68,18 @@ class _Figures:
         self.handle_sum = 0.0
         self.talk_sum = 0.0
         self.transferred = 0
+        self.within_sl = 0
 
 
 class _Contact:
-    __slots__ = ("arrived", "figures", "answered", "waiting_in")
+    __slots__ = ("arrived", "figures", "answered", "waiting_in", "queue")
 
-    def __init__(self, arrived: float, figures: tuple[_Figures, ...]) -> None:
+    def __init__(self, arrived: float, figures: tuple[_Figures, ...], queue: str) -> None:
         self.arrived = arrived
         self.figures = figures  # () when outside the window
         self.answered = False
         self.waiting_in: str | None = None
+        self.queue = queue  # the queue it arrived in (whose service-level threshold applies)
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -80,10 +90,12 @@ class Stats:
     """Incremental statistics over a window of arrivals ``[warmup, until)``; see the module docstring."""
 
     def __init__(self, warmup: float = 0.0, until: float = math.inf,
-                 sl_thresholds: tuple[float, ...] = (20.0,)) -> None:
+                 sl_thresholds: tuple[float, ...] = (20.0,),
+                 service_level_of: Callable[[str], float] | None = None) -> None:
         self.warmup = warmup
         self.until = until
         self.thresholds = tuple(sl_thresholds)
+        self.service_level_of = service_level_of
         self.overall = _Figures(len(self.thresholds))
         self.queues: dict[str, _Figures] = {}
         self.contacts: dict[str, _Contact] = {}
@@ -133,7 +145,7 @@ class Stats:
                     f.offered += 1
             else:
                 figs = ()
-            c = self.contacts[cid] = _Contact(at, figs)
+            c = self.contacts[cid] = _Contact(at, figs, a.queue)
         if state in _WAIT_STARTS or state == "callback-scheduled":
             if c.waiting_in != a.queue:
                 self._stop_waiting(cid, c)
@@ -155,6 +167,9 @@ class Stats:
                     for i, t in enumerate(self.thresholds):
                         if wait <= t:
                             f.within[i] += 1
+                if c.figures and self.service_level_of is not None and wait <= self._queue_threshold(c.queue):
+                    for f in c.figures:
+                        f.within_sl += 1
         elif state == "completed":
             detail = a.detail
             for f in c.figures:
@@ -178,6 +193,13 @@ class Stats:
         elif state == "transferred":
             for f in c.figures:
                 f.transferred += 1
+
+    def _queue_threshold(self, queue: str) -> float:
+        assert self.service_level_of is not None
+        try:
+            return float(self.service_level_of(queue))
+        except KeyError:
+            return 20.0
 
     def _record(self, a: ContactRecord) -> None:
         c = self.contacts.pop(a.contact_id, None)
@@ -203,6 +225,28 @@ class Stats:
             self.busy_s += end - start
         elif state in IDLE_STATES:
             self.idle_s += end - start
+
+    # ---------------------------------------------------------------------------------------- windows ----
+
+    def restart(self, at: float) -> None:
+        """Begin a new window of arrivals ``[at, until)``: every counter back to zero, the contacts in flight no
+        longer counted (they arrived before ``at``); who waits where and the agents' states are kept. O(contacts
+        in flight)."""
+        self.warmup = at
+        self.overall = _Figures(len(self.thresholds))
+        self.queues = {}
+        for c in self.contacts.values():
+            c.figures = ()
+        self.busy_s = 0.0
+        self.idle_s = 0.0
+
+    def track(self, contact_id: str, arrived: float, queue: str, waiting_in: str | None) -> None:
+        """A contact in flight before observation began (a restart): counted in no figure, but waiting in
+        ``waiting_in`` (None: not waiting) from ``arrived`` until an action says otherwise."""
+        c = self.contacts[contact_id] = _Contact(arrived, (), queue)
+        if waiting_in is not None:
+            self.waiting.setdefault(waiting_in, {})[contact_id] = arrived
+            c.waiting_in = waiting_in
 
     # ---------------------------------------------------------------------------------------- reporting ----
 

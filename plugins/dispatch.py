@@ -7,6 +7,7 @@ channel:
     OfferContact                                   -> channel_answer
     Bridge, Unbridge                               -> channel_bridge
     PlayPrompt, PlayAnnouncement, OfferCallback    -> channel_play
+    StartSurvey (engine.survey)                    -> channel_play
     HangUp, CancelOffer                            -> channel_hangup
     ContactRecord                                  -> channel_contact_ended, then crm_write_back (data merged)
 
@@ -50,6 +51,7 @@ from engine.events import (
     PlayPrompt,
     Unbridge,
 )
+from engine.survey import StartSurvey
 
 log = logging.getLogger("switchboard.channels")
 
@@ -64,6 +66,7 @@ HOOK_OF: dict[type[Action], str] = {
     PlayPrompt: "channel_play",
     PlayAnnouncement: "channel_play",
     OfferCallback: "channel_play",
+    StartSurvey: "channel_play",
     HangUp: "channel_hangup",
     CancelOffer: "channel_hangup",
 }
@@ -132,7 +135,7 @@ class ChannelDispatcher:
         self.contacts.pop(contact_id, None)
 
     def channel_of(self, action: Action) -> str | None:
-        if isinstance(action, (OfferContact, ContactRecord)):
+        if isinstance(action, (OfferContact, ContactRecord, StartSurvey)):
             self.contacts.setdefault(action.contact_id, action.channel)
         contact_id = getattr(action, "contact_id", None)
         if not isinstance(contact_id, str):

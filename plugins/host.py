@@ -1,8 +1,9 @@
 """The plugin side of ``switchboard serve``: the store, the plugin manager, and the sinks that connect them.
 
-``PluginHost.open(data_dir, config_file)`` (blocking; call it before the engine accepts events):
+``PluginHost.open(data_dir, config_file, store_option=None)`` (blocking; call it before the engine accepts events):
 
-1. opens the store (``<data_dir>/switchboard.sqlite3``, created and migrated as needed);
+1. opens the store (``--store``, else the file's ``[store] url``, else ``<data_dir>/switchboard.sqlite3``:
+   ``engine.store.target``), created and migrated as needed;
 2. builds the ``PluginManager`` from the configuration mapping: the file's tables plus ``store``,
    ``config_file`` (the ``TomlFile``, so plugins name file, line and key in their errors) and ``data_dir``;
    built-ins, entry points and ``[plugins] load = [...]`` are registered; the HTTP CRM when configured;
@@ -21,31 +22,31 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from engine.store import SqliteStore, open_store
+from engine.store import SqlStore, open_store
+from engine.store.target import store_target
 from engine.tomlfile import TomlFile
 from plugins.dispatch import ChannelDispatcher
 from plugins.manager import ObserverSink, PluginManager
 
 log = logging.getLogger(__name__)
 
-STORE_FILE = "switchboard.sqlite3"
-
 
 class PluginHost:
     """The store and the configured plugins of one server. See the module docstring."""
 
-    def __init__(self, manager: PluginManager, store: SqliteStore, config: dict[str, Any]) -> None:
+    def __init__(self, manager: PluginManager, store: SqlStore, config: dict[str, Any]) -> None:
         self.manager = manager
         self.store = store
         self.config = config
         self.dispatcher: ChannelDispatcher | None = None
 
     @classmethod
-    def open(cls, data_dir: Path, config_file: TomlFile | None, *, autoload: bool | None = None) -> PluginHost:
+    def open(cls, data_dir: Path, config_file: TomlFile | None, *, autoload: bool | None = None,
+             store_option: str | None = None) -> PluginHost:
         from plugins.builtin.crm.http import register_if_configured
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        store = open_store(data_dir / STORE_FILE)
+        store = open_store(store_target(data_dir, store_option, config_file))
         config: dict[str, Any] = {**(config_file.data if config_file else {}), "store": store,
                                   "config_file": config_file, "data_dir": str(data_dir)}
         try:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trio.testing
 
-from engine.store import SqliteStore
+from engine.store import SqlStore, open_store
+from tests.postgres_server import SKIP_VARIABLE, PostgresServer, PostgresUnavailable, find_bindir
 
 
 @pytest.fixture
@@ -47,9 +49,53 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The session's private PostgreSQL server (``tests.postgres_server``), started once, stopped at the end.
+    Fails the tests that need it when it cannot start, unless ``SWITCHBOARD_SKIP_POSTGRES=1`` skips them."""
+    if os.environ.get(SKIP_VARIABLE) == "1":
+        pytest.skip(f"{SKIP_VARIABLE}=1: the PostgreSQL store tests are skipped")
+    server: PostgresServer | None = None
+    try:
+        server = PostgresServer(find_bindir())
+        server.start()
+    except PostgresUnavailable as exc:
+        if server is not None:
+            server.stop()
+        pytest.fail(f"cannot start the test PostgreSQL server: {exc}", pytrace=False)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def store(tmp_path: Path, clock: ManualClock) -> Iterator[SqliteStore]:
-    """A fresh SQLite store in ``tmp_path`` on the manual ``clock``."""
-    s = SqliteStore(tmp_path / "store.db", clock=clock)
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh database on the test server, the store's schema already in it; dropped afterwards."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty database on the test server (``template1``: no table of ours); dropped
+    afterwards."""
+    name = postgres_server.create_database(template="template1")
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """What ``open_store`` takes, once per backend: an SQLite file in ``tmp_path``, then a fresh PostgreSQL
+    database. Reopening the same target finds the same data."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(store_target: str, clock: ManualClock) -> Iterator[SqlStore]:
+    """A fresh store on the manual ``clock``, once on SQLite and once on PostgreSQL."""
+    s = open_store(store_target, clock=clock)
     yield s
     s.close()

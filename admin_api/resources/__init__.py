@@ -8,6 +8,7 @@ from quart import Blueprint
 
 def blueprints() -> list[Blueprint]:
     """Every resource blueprint, in the order their routes are documented."""
-    from admin_api.resources import access, agents, config
+    from admin_api import live
+    from admin_api.resources import access, agents, campaigns, config, contacts, dnc, reports, tickets
 
-    return [access.bp, agents.bp, config.bp]
+    return [access.bp, agents.bp, config.bp, campaigns.bp, dnc.bp, contacts.bp, tickets.bp, reports.bp, live.bp]

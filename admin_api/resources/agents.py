@@ -128,7 +128,8 @@ async def update_agent(ctx: Ctx, agent_id: str) -> dict[str, Any]:
     before = visible_agent(ctx, agent_id)
     ctx.check_if_match(agent_view(before))
     body = ctx.body
-    after = replace(before, **{k: (tuple(v) if k == "teams" else v) for k, v in body.items()})
+    after = replace(before, name=body.get("name", before.name), skills=body.get("skills", before.skills),
+                    capacity=body.get("capacity", before.capacity), teams=tuple(body.get("teams", before.teams)))
     await ctx.submit(UpsertAgent(after), refused=422)
     await ctx.audit("update", f"agent:{agent_id}", {"before": agent_view(before), "after": agent_view(after)})
     return agent_view(after)

@@ -18,9 +18,21 @@
     connected: (f) => { $("status").textContent = "You are chatting with " + f.agent + "."; },
     message: (f) => line(f.from, f.text),
     system: (f) => line("system", f.text),
-    ended: () => { $("status").textContent = "The chat has ended."; $("say").hidden = true; },
+    ended: () => {
+      $("status").textContent = "The chat has ended.";
+      $("say").hidden = true;
+      $("survey").hidden = false;
+    },
     error: (f) => line("error", "Error: " + f.reason),
   };
+
+  // The satisfaction survey, offered once the chat has ended: one click, then the socket may close.
+  $("survey").addEventListener("click", (event) => {
+    const score = Number(event.target.dataset.score);
+    if (!score || !socket) return;
+    socket.send(JSON.stringify({ type: "survey", score: score }));
+    $("survey").hidden = true;
+  });
 
   $("join").addEventListener("submit", (event) => {
     event.preventDefault();

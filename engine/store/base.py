@@ -1,8 +1,8 @@
 """The store's interface and records: customers with their identities, interactions, tickets and their history.
 
 A ``Store`` is blocking (a database driver); trio code goes through ``engine.store.AsyncStore``, which runs each
-call in a worker thread. ``SqliteStore`` is the embedded implementation; a PostgreSQL one implements the same
-abstract methods with the same records and errors (the tests in ``tests/engine/store`` are the contract).
+call in a worker thread. ``SqlStore`` implements it once for ``SqliteStore`` (embedded) and ``PostgresStore``,
+with the same records and errors (the tests in ``tests/engine/store``, run on both, are the contract).
 
 Identities: a customer is found by any of its identities, ``(kind, value)`` with ``kind`` in ``IDENTITY_KINDS``.
 Values are normalised before they are stored or looked up (``normalise_identity``): phone numbers become ``+``
@@ -299,6 +299,17 @@ class Store(ABC):
     @abstractmethod
     def open_tickets(self, customer_id: int) -> list[Ticket]:
         """The customer's tickets whose status is in ``OPEN_STATUSES``, newest first."""
+
+    @abstractmethod
+    def tickets(self, *, status: str | None = None, department: str | None = None, assignee: str | None = None,
+                customer_id: int | None = None, reference: str | None = None, seen_by_agent: str | None = None,
+                also_contacts: Iterable[str] = (), also_customers: Iterable[int] = (),
+                before: int | None = None, limit: int = 100) -> list[Ticket]:
+        """Tickets (with their history) matching every filter given, newest first (by number), those numbered
+        below ``before`` only (keyset paging); ``limit`` 1..1000. ``seen_by_agent``: only the tickets that agent
+        may see: assigned to it, or whose contact was offered to or served by it (a stored CDR) or is one of
+        ``also_contacts``, or whose customer had such a contact (a recorded interaction) or is one of
+        ``also_customers``. ``StoreError`` for an unknown status, a malformed reference or a bad limit."""
 
     # ----------------------------------------------------------------------------------------- lead lists ----
     # Statuses are ``engine.leads.LEAD_STATUSES``: "new" (imported, never attempted), "scheduled" (attempted, due

@@ -8,7 +8,7 @@ from typing import Any
 
 import trio
 
-from engine.acd import Acd
+from engine.center import Center
 from engine.config import parse_config
 from engine.events import Action
 from engine.journal import Journal
@@ -22,7 +22,8 @@ CENTER = {
         {"id": "a1", "skills": {"support": 5}, "capacity": {"voice": 1, "chat": 2, "email": 2}},
     ],
     "queues": [
-        {"id": "chat", "channel": "chat", "skills": {"support": 1}, "wrap_up_s": 600.0, "ring_timeout_s": 600.0},
+        {"id": "chat", "channel": "chat", "skills": {"support": 1}, "wrap_up_s": 600.0, "ring_timeout_s": 600.0,
+         "survey": True},
         {"id": "voice", "channel": "voice", "skills": {"support": 1}, "wrap_up_s": 600.0, "ring_timeout_s": 600.0},
         {"id": "email", "channel": "email", "skills": {"support": 1}, "wrap_up_s": 600.0,
          "ring_timeout_s": 600.0},
@@ -88,7 +89,7 @@ def make_engine(tmp_path: Path, crm: TestCrm) -> tuple[Runtime, PluginManager, R
     built-in plugins plus the test CRM, and a recorder of every action."""
     config = parse_config(CENTER, "test")
     recorder = Recorder()
-    runtime = Runtime(Acd(config), Journal.open(tmp_path / "journal", fsync="never"), TrioClock(0.0),
+    runtime = Runtime(Center.build(config), Journal.open(tmp_path / "journal", fsync="never"), TrioClock(0.0),
                       sinks=[recorder])
     manager = PluginManager(autoload=False)
     manager.register(crm, "test-crm")

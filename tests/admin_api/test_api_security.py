@@ -10,11 +10,13 @@ import trio
 
 from admin_api.api import ENDPOINTS, SOCKETS, Endpoint
 from admin_api.auth import ROLES
+from admin_api.resources import blueprints
 from tests.admin_api.server import running_api
+from tests.admin_api.wsclient import WsClient
 
 TIMEOUT_S = 30.0
 PUBLIC_UNDECLARED = {"/healthz", "/docs", "/static/<path:filename>", "/chat/", "/chat/agent",
-                     "/chat/ws/customer"}
+                     "/chat/ws/customer", "/wallboard"}
 """Routes outside ``ENDPOINTS``: health, static pages and files, the customer's chat socket (customers are
 anonymous). Sockets that carry data for staff authenticate on their first frame (tested with them)."""
 
@@ -25,6 +27,7 @@ def _concrete(endpoint: Endpoint) -> str:
 
 
 async def test_every_route_refuses_anonymous_and_wrong_roles(tmp_path: Path) -> None:
+    blueprints()  # imports every resource module, so ENDPOINTS holds every route whichever test runs first
     guarded = [e for e in ENDPOINTS if not e.public]
     assert len(guarded) > 30
     async with running_api(tmp_path) as api:
@@ -53,3 +56,34 @@ async def test_every_served_route_is_declared_or_public(tmp_path: Path) -> None:
             app_rules.add(rule.rule)
     declared = {e.path for e in ENDPOINTS} | set(SOCKETS)
     assert app_rules - declared - PUBLIC_UNDECLARED == set()
+
+
+async def _refusal(port: int, path: str, first: dict[str, object]) -> tuple[dict[str, object], str]:
+    """The error frame and the close a socket answers ``first`` with."""
+    socket = await WsClient.open(port, path)
+    try:
+        await socket.send(first)
+        frame = await socket.expect("error")
+        try:
+            extra = await socket.receive()
+            raise AssertionError(f"{path}: a frame after the refusal: {extra}")
+        except ConnectionError as closed:
+            return frame, str(closed)
+    finally:
+        await socket.close()
+
+
+async def test_every_socket_refuses_anonymous_and_wrong_roles(tmp_path: Path) -> None:
+    blueprints()  # declares every socket, whichever test runs first
+    assert "/v1/stream" in SOCKETS
+    async with running_api(tmp_path) as api:
+        with trio.fail_after(TIMEOUT_S):
+            for path, roles in SOCKETS.items():
+                concrete = re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "x", path)
+                for first in ({"type": "hello"}, {"type": "auth"}, {"type": "auth", "token": "sb_not-a-token"}):
+                    frame, closed = await _refusal(api.port, concrete, first)
+                    assert frame["code"] == "unauthenticated", (path, first, frame)
+                    assert "4401" in closed, (path, closed)
+                for role in sorted(set(ROLES) - roles):
+                    frame, closed = await _refusal(api.port, concrete, {"type": "auth", "token": api.tokens[role]})
+                    assert frame["code"] == "forbidden" and "4403" in closed, (path, role, frame)

@@ -12,6 +12,7 @@ from admin_api import EngineHandle, create_app, serve
 from admin_api.auth import create_token
 from engine.events import ContactArrived, OfferContact
 from engine.store import SqliteStore
+from engine.survey import SurveyRecorded
 from plugins.builtin.email import EmailSettings, Envelope, serve_smtp
 from tests.admin_api.helpers import Recorder, TestCrm, make_engine
 from tests.admin_api.wsclient import WsClient
@@ -241,3 +242,33 @@ async def test_the_agent_socket_needs_that_agents_token(tmp_path: Path, crm: Tes
             await other.send({"type": "auth", "token": AGENT_TOKENS["a2"]})
             await other.expect("authenticated")
             assert (await other.expect("error"))["code"] == "forbidden"
+
+
+async def test_the_customer_rates_the_chat_and_the_answer_reaches_the_engine(tmp_path: Path, crm: TestCrm) -> None:
+    async with served(tmp_path, crm) as (port, _, recorder):
+        with trio.fail_after(TIMEOUT_S):
+            agent = await open_agent(port, "a1")
+            await agent.expect("hello")
+            await agent.send({"type": "ready"})
+            await agent.next("ack", of="ready")
+            ada = await WsClient.open(port, "/chat/ws/customer")
+            await ada.send({"type": "join", "customer": "ada@example.com", "queue": "chat"})
+            contact = (await ada.expect("joined"))["contact_id"]
+            await agent.next("offer", contact_id=contact)
+            await agent.send({"type": "accept", "contact_id": contact})
+            await agent.next("connected", contact_id=contact)
+            await ada.next("connected")
+            await ada.send({"type": "survey", "score": 5})
+            assert (await ada.next("error"))["reason"] == "the survey comes when the chat has ended"
+            await agent.send({"type": "end", "contact_id": contact})
+            await ada.next("ended")
+            await ada.send({"type": "survey", "score": 9})
+            assert "from 1 to 5" in (await ada.next("error"))["reason"]
+            await ada.send({"type": "survey", "score": 4, "comment": "quick"})
+            assert (await ada.next("system"))["text"] == "Thank you for your answer."
+            await ada.close()
+            await agent.send({"type": "wrap-up", "contact_id": contact, "disposition": "resolved"})
+            recorded = await recorder.wait_for(lambda a: isinstance(a, SurveyRecorded))
+            await agent.close()
+    assert (recorded.contact_id, recorded.queue, recorded.agent_id, recorded.score, recorded.comment) == (
+        contact, "chat", "a1", 4, "quick")

@@ -18,8 +18,9 @@ from engine.leads import (
     region_zones,
     resolve_timezones,
 )
-from engine.leads_command import STORE_FILE, add_arguments, run
+from engine.leads_command import add_arguments, run
 from engine.store import SqliteStore
+from engine.store.target import STORE_FILE
 
 MIXED = """phone,timezone,region,priority,value,name
 +14155550100,,,5,10.5,Ann

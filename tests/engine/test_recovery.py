@@ -213,7 +213,7 @@ def test_a_restart_applies_what_the_file_changed_and_keeps_what_the_api_changed(
     from dataclasses import replace
 
     from engine.config import demo_config
-    from engine.events import AddSkill, RemoveQueue, UpsertAgent, UpsertQueue
+    from engine.events import AddSkill, RemoveQueue, UpsertQueue
     from engine.serve import config_changes
 
     base = demo_config()  # the file as last applied

@@ -15,7 +15,7 @@ import trio.testing
 from engine.batch_writer import ReportWriter
 from engine.events import AgentStateChanged, ContactRecord
 from engine.reports import CSV_COLUMNS, IntervalRow, ReportAggregator, derive, report_dicts, roll_up, to_csv
-from engine.store import SqliteStore
+from engine.store import SqliteStore, SqlStore
 from engine.survey import SurveyRecorded
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,8 +84,7 @@ def test_campaign_rows_roll_up_and_csv() -> None:
     assert report_dicts(hourly)[0]["answered"] == 6
 
 
-def test_store_adds_rows_and_reads_ranges(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite3")
+def test_store_adds_rows_and_reads_ranges(store: SqlStore) -> None:
     row = IntervalRow("queue", "q", T0)
     row.counts["offered"] = 2
     row.dispositions["sale"] = 1
@@ -103,12 +102,10 @@ def test_store_adds_rows_and_reads_ranges(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="dimension"):
         store.add_report_rows([IntervalRow("team", "x", T0)])
     assert len(store.report_rows("queue", start=T0, end=T0 + 3600)) == 2  # nothing half-written
-    store.close()
 
 
-async def test_writer_flushes_periodically_and_on_shutdown(tmp_path: Path,
+async def test_writer_flushes_periodically_and_on_shutdown(store: SqlStore,
                                                            autojump_clock: trio.testing.MockClock) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite3")
     agg = ReportAggregator()
     writer = ReportWriter(agg, store, every_s=5.0)
     async with trio.open_nursery() as nursery:
@@ -123,7 +120,6 @@ async def test_writer_flushes_periodically_and_on_shutdown(tmp_path: Path,
         nursery.cancel_scope.cancel()  # the last counters are flushed on the way out
     rows = store.report_rows("queue", start=T0, end=T0 + 900)
     assert rows[0].counts["answered"] == 2
-    store.close()
 
 
 def test_report_command(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The built-in compliance rules, through a real ``PluginManager`` with the built-ins and a real ``SqliteStore``."""
+"""The built-in compliance rules, through a real ``PluginManager`` with the built-ins and a real store (on both
+backends)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from engine.errors import ConfigError
 from engine.model import CampaignConfig, Lead
-from engine.store import AsyncStore, SqliteStore
+from engine.store import AsyncStore, SqlStore
 from engine.tomlfile import TomlFile
 from plugins.builtin import BUILTIN_PLUGINS
 from plugins.builtin.compliance import RULES, Settings, validate
@@ -38,7 +39,7 @@ def request(*, number: str = NUMBER, campaign: str | None = "sales", zones: tupl
 
 
 @pytest.fixture
-def rules(store: SqliteStore) -> PluginManager:
+def rules(store: SqlStore) -> PluginManager:
     """The built-ins (no entry points) configured with the store."""
     manager = PluginManager(autoload=False)
     manager.configure({"store": store, "plugins": {}}, strict=True)
@@ -58,7 +59,7 @@ def test_every_rule_is_a_builtin_and_a_clean_request_is_allowed(rules: PluginMan
 
 # ------------------------------------------------------------------------------------------------ lists ----
 
-def test_dnc_global_and_campaign_lists(rules: PluginManager, store: SqliteStore) -> None:
+def test_dnc_global_and_campaign_lists(rules: PluginManager, store: SqlStore) -> None:
     store.dnc_add("+1 (212) 555-0199", list_name="global", reason="national list")
     verdict = rules.check_compliance(request(number="+12125550199"))
     assert (verdict.allowed, verdict.rule) == (False, "dnc")
@@ -75,7 +76,7 @@ def test_dnc_global_and_campaign_lists(rules: PluginManager, store: SqliteStore)
     assert "lists 'campaign:sales', 'global'" in rules.check_compliance(request()).reason
 
 
-def test_blocked_list_applies_to_every_campaign(rules: PluginManager, store: SqliteStore) -> None:
+def test_blocked_list_applies_to_every_campaign(rules: PluginManager, store: SqlStore) -> None:
     store.dnc_add(NUMBER, list_name="blocked", reason="complained 2026-01-02")
     for campaign in ("sales", "retention", None):
         verdict = rules.check_compliance(request(campaign=campaign))
@@ -83,7 +84,7 @@ def test_blocked_list_applies_to_every_campaign(rules: PluginManager, store: Sql
         assert verdict.reason == f"{NUMBER} is on the 'blocked' list (the callee complained)"
 
 
-def test_number_added_mid_campaign_is_refused_on_the_next_check(rules: PluginManager, store: SqliteStore) -> None:
+def test_number_added_mid_campaign_is_refused_on_the_next_check(rules: PluginManager, store: SqlStore) -> None:
     assert rules.check_compliance(request()).allowed
     assert store.dnc_add(NUMBER, source="opt-out by SMS")
     verdict = rules.check_compliance(request())
@@ -92,7 +93,7 @@ def test_number_added_mid_campaign_is_refused_on_the_next_check(rules: PluginMan
     assert rules.check_compliance(request()).allowed
 
 
-async def test_an_async_store_is_read_through_its_blocking_store(store: SqliteStore) -> None:
+async def test_an_async_store_is_read_through_its_blocking_store(store: SqlStore) -> None:
     manager = PluginManager(autoload=False)
     manager.configure({"store": AsyncStore(store)}, strict=True)
     store.dnc_add(NUMBER)
@@ -237,13 +238,13 @@ def test_daily_cap_uses_the_first_zone(rules: PluginManager) -> None:
     assert rules.check_compliance(req).rule == "daily-cap"
 
 
-def test_a_dial_without_a_lead_is_judged_by_number_and_time_only(rules: PluginManager, store: SqliteStore) -> None:
+def test_a_dial_without_a_lead_is_judged_by_number_and_time_only(rules: PluginManager, store: SqlStore) -> None:
     assert rules.check_compliance(request(lead=None, campaign=None)).allowed
     assert rules.check_compliance(request(lead=None, now=at("2026-01-15 22:00", "America/New_York"))).rule \
         == "calling-hours"
 
 
-def test_missing_rules_take_the_plugin_defaults(store: SqliteStore) -> None:
+def test_missing_rules_take_the_plugin_defaults(store: SqlStore) -> None:
     manager = PluginManager(autoload=False)
     manager.configure({"store": store, "plugins": {"compliance": {
         "calling_hours": ["10:00", "18:30"], "max_attempts": 2, "min_interval_s": 60, "daily_cap": 1}}}, strict=True)
@@ -271,14 +272,14 @@ def test_malformed_campaign_rules_refuse_naming_the_key(rules: PluginManager, ru
     assert (verdict.allowed, verdict.rule) == (False, rule) and verdict.reason.startswith(reason)
 
 
-def test_a_raising_rule_is_isolated_and_refuses(rules: PluginManager, store: SqliteStore) -> None:
+def test_a_raising_rule_is_isolated_and_refuses(rules: PluginManager, store: SqlStore) -> None:
     store.close()  # the list rules now raise StoreError
     verdict = rules.check_compliance(request())
     assert (verdict.allowed, verdict.rule) == (False, "plugin-fault")
     assert rules.faults == {"compliance-dnc": 1, "compliance-blocked": 1}
 
 
-def test_when_several_rules_refuse_the_weightiest_is_named(rules: PluginManager, store: SqliteStore) -> None:
+def test_when_several_rules_refuse_the_weightiest_is_named(rules: PluginManager, store: SqlStore) -> None:
     lead = Lead("L1", "sales", NUMBER, ("America/New_York",), attempts=9).to_dict()
     late = request(lead=lead, now=at("2026-01-15 22:00", "America/New_York"))
     assert rules.check_compliance(late).rule == "calling-hours"

@@ -15,7 +15,7 @@ import trio
 
 from engine.errors import ConfigError
 from engine.events import ContactRecord
-from engine.store import AsyncStore, SqliteStore
+from engine.store import AsyncStore, SqlStore, open_store
 from engine.tomlfile import TomlFile
 from plugins import hookimpl
 from plugins.builtin.crm.http import HttpCrm, register_if_configured
@@ -29,14 +29,15 @@ def _record(contact_id: str, channel: str, customer: str, arrived: float, dispos
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "crm.db", clock=lambda: 500.0)
+def store(store_target: str) -> Iterator[SqlStore]:
+    """A fresh store at a fixed time, on each backend."""
+    s = open_store(store_target, clock=lambda: 500.0)
     yield s
     s.close()
 
 
 @pytest.fixture
-def crm(store: SqliteStore) -> PluginManager:
+def crm(store: SqlStore) -> PluginManager:
     """The built-ins (crm, tickets, sim) configured with the store."""
     manager = PluginManager({"store": store, "plugins": {}}, autoload=False)
     manager.configure()
@@ -52,7 +53,7 @@ def test_unconfigured_crm_knows_nobody() -> None:
     assert manager.faults == {}
 
 
-def test_voice_and_chat_of_one_customer_make_one_history(crm: PluginManager, store: SqliteStore) -> None:
+def test_voice_and_chat_of_one_customer_make_one_history(crm: PluginManager, store: SqlStore) -> None:
     crm.call("crm_write_back", contact_record=_record("c1", "voice", "+1 555 0100", 100.0, "sale"))
     record = crm.call("crm_lookup", customer="+15550100")
     assert record is not None and record["source"] == "crm"
@@ -83,7 +84,7 @@ class OtherCrm:
                 "not a mapping"]  # type: ignore[list-item]
 
 
-async def test_screen_pop_has_customer_history_and_open_tickets(crm: PluginManager, store: SqliteStore) -> None:
+async def test_screen_pop_has_customer_history_and_open_tickets(crm: PluginManager, store: SqlStore) -> None:
     crm.register(OtherCrm(), "other")
     crm.call("crm_write_back", contact_record=_record("c1", "voice", "+15550100", 100.0))
     crm.call("crm_write_back", contact_record=_record("c2", "voice", "+15550100", 200.0))
@@ -111,14 +112,14 @@ def test_merge_entries_flattens_dedups_and_sorts() -> None:
     assert merged == [{"contact_id": "b", "arrived": 5}, {"contact_id": "a", "arrived": 1}, {"x": 1}]
 
 
-async def test_async_store_in_config_is_unwrapped(store: SqliteStore) -> None:
+async def test_async_store_in_config_is_unwrapped(store: SqlStore) -> None:
     manager = PluginManager({"store": AsyncStore(store)}, autoload=False)
     manager.configure()
     await manager.acall("crm_write_back", contact_record=_record("c1", "email", "ada@example.com", 1.0))
     assert (await manager.acall("crm_lookup", customer="ada@example.com"))["customer_id"] == 1
 
 
-def test_bad_crm_section_is_named_and_logged(caplog: pytest.LogCaptureFixture, store: SqliteStore) -> None:
+def test_bad_crm_section_is_named_and_logged(caplog: pytest.LogCaptureFixture, store: SqlStore) -> None:
     toml = TomlFile.parse("[plugins.crm]\nhistory_limit = 0\n", "center.toml")
     manager = PluginManager({**toml.data, "store": store, "config_file": toml}, autoload=False)
     with caplog.at_level(logging.ERROR):

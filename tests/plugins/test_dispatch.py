@@ -165,7 +165,7 @@ async def test_write_backs_run_off_the_channel_path_in_order(autojump_clock) -> 
             hung_up.append(trio.current_time())
             return True
 
-    manager = PluginManager(autoload=False)
+    manager = PluginManager(autoload=False, builtins=False)  # only these two: no sync hook in a worker thread
     manager.register(SlowCrm(), "slow-crm")
     manager.register(Channel(), "chan")
     dispatcher = ChannelDispatcher(manager, ["voice"], deadline_s=5.0)

@@ -10,7 +10,7 @@ import pytest
 
 from engine.errors import ConfigError
 from engine.events import ContactArrived, ContactRecord
-from engine.store import SqliteStore
+from engine.store import SqlStore
 from engine.tomlfile import TomlFile
 from plugins.builtin.tickets.plugin import validate
 from plugins.builtin.tickets.routing import Rule, route
@@ -37,7 +37,7 @@ channel = ["voice", "chat"]
 
 
 @pytest.fixture
-def tickets(store: SqliteStore) -> PluginManager:
+def tickets(store: SqlStore) -> PluginManager:
     toml = TomlFile.parse(CENTER, "center.toml")
     manager = PluginManager({**toml.data, "store": store, "config_file": toml}, autoload=False)
     manager.configure()
@@ -55,7 +55,7 @@ def _update(manager: PluginManager, reference: str, *, status: str | None = None
     return manager.call("ticket_update", reference=reference, status=status, assignee=assignee, note=note, who=who)
 
 
-def test_created_from_a_contact_in_one_call(tickets: PluginManager, store: SqliteStore) -> None:
+def test_created_from_a_contact_in_one_call(tickets: PluginManager, store: SqlStore) -> None:
     arrived = ContactArrived("c1", channel="voice", queue="support", customer="+1 555 0100")
     ticket = _create(tickets, arrived, "Router keeps rebooting", note="since Monday")
     assert ticket["reference"] == "T-000001" and ticket["status"] == "open" and ticket["department"] == "support"
@@ -74,7 +74,7 @@ def test_created_from_a_contact_in_one_call(tickets: PluginManager, store: Sqlit
     assert tickets.faults == {}
 
 
-def test_rules_route_first_match_wins(tickets: PluginManager, store: SqliteStore) -> None:
+def test_rules_route_first_match_wins(tickets: PluginManager, store: SqlStore) -> None:
     gold = store.find_or_create_customer("phone", "+15550111", attributes={"tier": "gold"})
     voice_gold = {"contact_id": "g1", "channel": "voice", "queue": "sales", "customer": "+15550111"}
     assert _create(tickets, voice_gold, "Invoice wrong")["department"] == "vip-desk"  # rule 1 before rule 2
@@ -123,7 +123,7 @@ def test_status_and_assignee_changes_keep_a_history(tickets: PluginManager, cloc
     assert tickets.faults == {}
 
 
-def test_open_tickets_of_a_customer(tickets: PluginManager, store: SqliteStore) -> None:
+def test_open_tickets_of_a_customer(tickets: PluginManager, store: SqlStore) -> None:
     contact = {"contact_id": "c1", "channel": "chat", "customer": "web-1"}
     first = _create(tickets, contact, "One")["reference"]
     second = _create(tickets, contact, "Two")["reference"]
@@ -172,7 +172,7 @@ def test_ivr_last_update_without_note_says_what_changed(tickets: PluginManager) 
      "center.toml:3: plugins.tickets.rules: expected a list of rule tables"),
     ('[plugins]\ntickets = true\n', "center.toml:3: plugins.tickets: expected a table, got True"),
 ])
-def test_bad_config_names_file_line_and_key(body: str, message: str, store: SqliteStore,
+def test_bad_config_names_file_line_and_key(body: str, message: str, store: SqlStore,
                                             caplog: pytest.LogCaptureFixture) -> None:
     toml = TomlFile.parse("# center\n" + body, "center.toml")
     config = {**toml.data, "store": store, "config_file": toml}

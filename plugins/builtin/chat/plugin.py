@@ -17,11 +17,12 @@ with no socket (``None`` = "not taken", see ``plugins/hookspecs.py``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import trio
 
+from engine.errors import AcdError
 from engine.events import (
     Bridge,
     CancelOffer,
@@ -32,6 +33,7 @@ from engine.events import (
     PlayPrompt,
     Unbridge,
 )
+from engine.survey import StartSurvey, SurveyAnswered
 from plugins import hookimpl
 from plugins.builtin.chat.state import PROMPTS, ChatError, ChatState, Delivery, Recipient
 
@@ -68,6 +70,7 @@ class ChatChannelPlugin:
         self._receivers: dict[Recipient, trio.MemoryReceiveChannel[dict[str, Any]]] = {}
         self.dropped = 0
         self.clock: Callable[[], float] | None = None  # the engine's time, for hooks that are not given it
+        self.submit: Callable[[Any], Awaitable[Any]] | None = None  # the engine's way in (set by the admin API)
 
     # ------------------------------------------------------------------------------------------ sockets ----
 
@@ -112,6 +115,9 @@ class ChatChannelPlugin:
     def customer_message(self, contact_id: str, text: str, now: float) -> None:
         self.deliver(self.state.customer_message(contact_id, text, now))
 
+    def customer_survey(self, contact_id: str, score: int, comment: str, now: float) -> None:
+        self.deliver(self.state.survey(contact_id, score, comment, now))
+
     def customer_left(self, contact_id: str, now: float) -> None:
         self.deliver(self.state.customer_left(contact_id, now))
 
@@ -155,6 +161,9 @@ class ChatChannelPlugin:
 
     @hookimpl
     async def channel_play(self, channel: str, action: Any, now: float) -> bool | None:
+        if isinstance(action, StartSurvey):
+            return await self._survey(channel, action)
+
         def work() -> bool | None:
             if not self._owned(channel, getattr(action, "contact_id", "")):
                 return None
@@ -171,6 +180,19 @@ class ChatChannelPlugin:
             return True
 
         return on_trio(work)
+
+    async def _survey(self, channel: str, action: StartSurvey) -> bool | None:
+        """The engine asks for the survey of a chat that is over: the customer answered it (or not) when the chat
+        ended, in the widget; the answer goes back to the engine as ``SurveyAnswered``."""
+        if channel != CHANNEL:
+            return None
+        answer = on_trio(lambda: self.state.take_survey(action.contact_id))
+        if answer is not None and self.submit is not None:
+            try:
+                await self.submit(SurveyAnswered(action.contact_id, answer[0], answer[1]))
+            except AcdError as exc:
+                log.warning("survey answer of %s refused: %s", action.contact_id, exc)
+        return True
 
     @hookimpl
     async def channel_hangup(self, channel: str, action: Any, now: float) -> bool | None:

@@ -67,11 +67,15 @@ class Conversation:
     screen_pop: dict[str, Any] = field(default_factory=dict)
 
 
+MAX_KEPT_ANSWERS = 10_000
+
+
 class ChatState:
     """Every chat conversation of one engine. Methods return the deliveries to make (see the module docstring)."""
 
     def __init__(self) -> None:
         self.conversations: dict[str, Conversation] = {}
+        self.survey_answers: dict[str, tuple[int, str]] = {}  # contact -> (score, comment), until the engine asks
 
     # ------------------------------------------------------------------------------------------ queries ----
 
@@ -190,6 +194,30 @@ class ChatState:
         c.state = "ended"
         c.transcript.append({"at": now, "from": "system", "text": f"chat ended ({reason})"})
         return out
+
+    def survey(self, contact_id: str, score: int, comment: str, now: float) -> list[Delivery]:
+        """The customer rates the chat once it has ended (1..5, with an optional comment): kept until the engine
+        asks for it (``StartSurvey`` after the contact's record, ``take_survey``). ``ChatError`` before the end,
+        for a second answer or a score out of range."""
+        c = self.get(contact_id)
+        if c.state != "ended":
+            raise ChatError("the survey comes when the chat has ended")
+        if contact_id in self.survey_answers:
+            raise ChatError("the survey was already answered")
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            raise ChatError("survey score: expected an integer from 1 to 5")
+        if len(comment) > 2000:
+            raise ChatError("survey comment: at most 2000 characters")
+        self.survey_answers[contact_id] = (score, comment)
+        while len(self.survey_answers) > MAX_KEPT_ANSWERS:  # answers the engine never asked for (no survey)
+            self.survey_answers.pop(next(iter(self.survey_answers)))
+        line = {"at": now, "from": "system", "text": "Thank you for your answer."}
+        c.transcript.append({"at": now, "from": "customer", "text": f"survey: {score}/5 {comment}".strip()})
+        return [Delivery(("customer", contact_id), {"type": "system", **line})]
+
+    def take_survey(self, contact_id: str) -> tuple[int, str] | None:
+        """The customer's survey answer for ``contact_id`` (forgotten once taken), or ``None``."""
+        return self.survey_answers.pop(contact_id, None)
 
     def finish(self, contact_id: str) -> dict[str, Any]:
         """The contact's record was emitted: forget it and return what goes into ``ContactRecord.data``."""

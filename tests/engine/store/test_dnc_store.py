@@ -1,19 +1,21 @@
-"""The store's do-not-call lists and compliance audit (``DncStoreMixin`` of ``SqliteStore``)."""
+"""The store's do-not-call lists and compliance audit (``DncStoreMixin`` of ``SqlStore``), on both backends."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from engine.errors import StoreError
 from engine.leads import RowError
-from engine.store import SqliteStore
-from engine.store.dnc_sqlite import dnc_list_name, e164
+from engine.store import SqlStore, open_store
+from engine.store.dnc_sql import dnc_list_name, e164
+from engine.store.target import STORE_FILE
 from tests.conftest import ManualClock
 
 
-def test_add_normalises_and_reports_new(store: SqliteStore, clock: ManualClock) -> None:
+def test_add_normalises_and_reports_new(store: SqlStore, clock: ManualClock) -> None:
     assert store.dnc_add("+1 (415) 555-0100", reason="asked", source="agent a1")
     assert not store.dnc_add("+14155550100", reason="again")  # already listed: the first entry is kept
     assert store.dnc_add("+14155550100", list_name="campaign:sales")
@@ -24,7 +26,7 @@ def test_add_normalises_and_reports_new(store: SqliteStore, clock: ManualClock) 
                                             "source": "agent a1", "added": 1000.0}]
 
 
-def test_remove(store: SqliteStore) -> None:
+def test_remove(store: SqlStore) -> None:
     store.dnc_add("+14155550100", list_name="blocked")
     assert not store.dnc_remove("+14155550100")  # not on the global list
     assert store.dnc_remove("+1 415 555 0100", "blocked")
@@ -35,20 +37,20 @@ def test_remove(store: SqliteStore) -> None:
 @pytest.mark.parametrize("number, message", [("", "empty"), ("12345", "no country code"),
                                              ("+1 555", "invalid number '\\+1 555'"),
                                              ("call me", "not a phone number")])
-def test_add_refuses_invalid_numbers(store: SqliteStore, number: str, message: str) -> None:
+def test_add_refuses_invalid_numbers(store: SqlStore, number: str, message: str) -> None:
     with pytest.raises(StoreError, match=message):
         store.dnc_add(number)
     assert store.dnc_entries("global") == []
 
 
 @pytest.mark.parametrize("name", ["", "Global", "campaign:", "campaign: x", "dnc", 3])
-def test_list_names_are_checked(store: SqliteStore, name: object) -> None:
+def test_list_names_are_checked(store: SqlStore, name: object) -> None:
     with pytest.raises(StoreError, match="expected 'global', 'blocked' or 'campaign:<id>'"):
         store.dnc_add("+14155550100", list_name=name)  # type: ignore[arg-type]
     assert dnc_list_name("campaign:sales-2026") == "campaign:sales-2026"
 
 
-def test_import_one_number_per_line(store: SqliteStore) -> None:
+def test_import_one_number_per_line(store: SqlStore) -> None:
     text = "# exported 2026-01-02\n+14155550100\n\n+1 212 555 0199\nnonsense\n+14155550100\n020 7946 0000\n"
     added, errors = store.dnc_import(text, list_name="blocked", source="complaints.txt")
     assert added == 2
@@ -62,7 +64,7 @@ def test_import_one_number_per_line(store: SqliteStore) -> None:
     assert store.dnc_import("020 7946 0000\n", list_name="blocked", region="GB") == (1, [])
 
 
-def test_import_csv_with_a_phone_column(store: SqliteStore) -> None:
+def test_import_csv_with_a_phone_column(store: SqlStore) -> None:
     text = "\ufeffName,Phone,Reason\nAda,+14155550100,asked on the phone\nBob,,\n\"Cy, Jr\",bad,x\n" \
            "Di,+442079460000,\n"
     added, errors = store.dnc_import(text, list_name="campaign:sales")
@@ -74,13 +76,13 @@ def test_import_csv_with_a_phone_column(store: SqliteStore) -> None:
     assert store.dnc_lists_for("+442079460000") == {"campaign:sales"}
 
 
-def test_import_csv_without_a_phone_column_is_refused(store: SqliteStore) -> None:
+def test_import_csv_without_a_phone_column_is_refused(store: SqlStore) -> None:
     with pytest.raises(StoreError, match="no 'phone' column"):
         store.dnc_import("name,number\nAda,+14155550100\n")
     assert store.dnc_entries("global") == []
 
 
-def test_entries_page(store: SqliteStore, clock: ManualClock) -> None:
+def test_entries_page(store: SqlStore, clock: ManualClock) -> None:
     for i in range(5):
         clock.now = 1000.0 + i
         store.dnc_add(f"+1415555010{i}")
@@ -90,7 +92,7 @@ def test_entries_page(store: SqliteStore, clock: ManualClock) -> None:
         store.dnc_entries("global", limit=0)
 
 
-def test_audit_newest_first_and_filtered(store: SqliteStore) -> None:
+def test_audit_newest_first_and_filtered(store: SqlStore) -> None:
     store.record_compliance(at=10.0, number="+14155550100", campaign="sales", lead="L1", allowed=True, rule="",
                             reason="no rule refused")
     store.record_compliance(at=20.0, number="+14155550100", campaign="sales", lead="L1", allowed=False,
@@ -108,11 +110,11 @@ def test_audit_newest_first_and_filtered(store: SqliteStore) -> None:
         store.record_compliance(at=1.0, number="", campaign=None, lead=None, allowed=True, rule="", reason="")
 
 
-def test_lists_survive_reopening(tmp_path: Path) -> None:
-    first = SqliteStore(tmp_path / "s.db")
+def test_lists_survive_reopening(store_target: str) -> None:
+    first = open_store(store_target)
     first.dnc_add("+14155550100", list_name="blocked")
     first.close()
-    again = SqliteStore(tmp_path / "s.db")
+    again = open_store(store_target)
     assert again.dnc_lists_for("+14155550100") == {"blocked"}
     again.close()
 
@@ -145,6 +147,28 @@ def test_dnc_command_imports_adds_and_checks(tmp_path: Path, capsys: pytest.Capt
     assert run("check", "+12025550143") == 1
     assert run("add", "nope") == 2 and "invalid number 'nope'" in capsys.readouterr().err
     assert run("add", "+14155550100", "--list", "vip") == 2
-    store = SqliteStore(tmp_path / "var" / dnc_command.STORE_FILE)
+    store = open_store(tmp_path / "var" / STORE_FILE)
     assert store.dnc_lists_for("+12125550199") == {"campaign:sales"}
+    store.close()
+
+
+def test_dnc_command_on_the_store_named_by_option_or_config(store_target: str, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from engine import dnc_command
+
+    parser = argparse.ArgumentParser()
+    dnc_command.add_arguments(parser)
+    config = tmp_path / "center.toml"
+    config.write_text(f"[store]\nurl = {json.dumps(store_target)}\n")
+    data = str(tmp_path / "unused")
+    assert dnc_command.run(parser.parse_args(["add", "+14155550100", "--store", store_target,
+                                              "--data-dir", data])) == 0
+    assert dnc_command.run(parser.parse_args(["check", "+14155550100", "--config", str(config),
+                                              "--data-dir", data])) == 0
+    assert capsys.readouterr().out.splitlines() == ["+14155550100: added to list global", "+14155550100: global"]
+    assert not (tmp_path / "unused").exists()
+    store = open_store(store_target)
+    assert store.dnc_lists_for("+14155550100") == {"global"}
     store.close()

@@ -6,7 +6,7 @@ import pytest
 
 from engine.errors import StoreError
 from engine.leads import LEAD_STATUSES, parse_leads
-from engine.store import SqliteStore
+from engine.store import SqlStore, open_store
 from tests.conftest import ManualClock
 
 FILE = """phone,priority,value,name
@@ -18,7 +18,7 @@ FILE = """phone,priority,value,name
 """
 
 
-def test_import_counts_every_row(store: SqliteStore) -> None:
+def test_import_counts_every_row(store: SqlStore) -> None:
     parsed = parse_leads(FILE, "c1", source="a.csv")
     result = store.import_leads("c1", parsed)
     assert (result.rows, result.imported, result.rejected) == (5, 4, 1)
@@ -31,7 +31,7 @@ def test_import_counts_every_row(store: SqliteStore) -> None:
     assert store.lead_status("c1", "442079460000") == "new"
 
 
-def test_nothing_is_imported_twice(store: SqliteStore, clock: ManualClock) -> None:
+def test_nothing_is_imported_twice(store: SqlStore, clock: ManualClock) -> None:
     first = store.import_leads("c1", parse_leads(FILE, "c1", source="a.csv"))
     clock.now += 60
     again = store.import_leads("c1", parse_leads(FILE, "c1", source="a.csv"))
@@ -51,7 +51,7 @@ def test_nothing_is_imported_twice(store: SqliteStore, clock: ManualClock) -> No
     assert other.imported == 2
 
 
-def test_an_id_used_by_another_number_is_refused(store: SqliteStore) -> None:
+def test_an_id_used_by_another_number_is_refused(store: SqlStore) -> None:
     store.import_leads("c1", parse_leads("id,phone\nk1,+442079460000\n", "c1"))
     result = store.import_leads("c1", parse_leads("id,phone\nk1,+442079460001\n", "c1"))
     assert result.imported == 0
@@ -59,7 +59,7 @@ def test_an_id_used_by_another_number_is_refused(store: SqliteStore) -> None:
     assert result.errors[0].reason == "id 'k1' already used by the lead for +442079460000"
 
 
-def test_imports_are_recorded_with_their_errors(store: SqliteStore) -> None:
+def test_imports_are_recorded_with_their_errors(store: SqlStore) -> None:
     store.import_leads("c1", parse_leads(FILE, "c1", source="a.csv"))
     store.import_leads("c1", parse_leads(FILE, "c1", source="a.csv"))
     history = store.lead_imports("c1")
@@ -70,13 +70,13 @@ def test_imports_are_recorded_with_their_errors(store: SqliteStore) -> None:
     assert store.lead_imports("other") == []
 
 
-def test_import_refuses_a_parse_for_another_campaign(store: SqliteStore) -> None:
+def test_import_refuses_a_parse_for_another_campaign(store: SqlStore) -> None:
     with pytest.raises(StoreError, match="campaign"):
         store.import_leads("c1", parse_leads(FILE, "c2"))
     assert store.lead_imports("c1") == [] and store.leads("c1") == []
 
 
-def test_due_leads_in_priority_then_value_order(store: SqliteStore) -> None:
+def test_due_leads_in_priority_then_value_order(store: SqlStore) -> None:
     store.import_leads("c1", parse_leads(FILE, "c1"))
     assert [lead.id for lead in store.due_leads("c1", 0.0, 10)] == [
         "442079460002", "442079460001", "442079460000", "442079460003"]
@@ -87,7 +87,7 @@ def test_due_leads_in_priority_then_value_order(store: SqliteStore) -> None:
     assert [lead.id for lead in store.due_leads("c1", 700.0, 10)][0] == "442079460002"
 
 
-def test_due_leads_with_equal_priority_longest_overdue_first(store: SqliteStore) -> None:
+def test_due_leads_with_equal_priority_longest_overdue_first(store: SqlStore) -> None:
     store.import_leads("c1", parse_leads("phone\n+442079460000\n+442079460001\n+442079460002\n", "c1"))
     store.record_attempt("c1", "442079460000", at=10.0, outcome="busy", next_attempt=300.0, status="scheduled")
     store.record_attempt("c1", "442079460001", at=10.0, outcome="busy", next_attempt=200.0, status="scheduled")
@@ -95,7 +95,7 @@ def test_due_leads_with_equal_priority_longest_overdue_first(store: SqliteStore)
         "442079460002", "442079460001", "442079460000"]
 
 
-def test_record_attempt_counts_and_validates(store: SqliteStore) -> None:
+def test_record_attempt_counts_and_validates(store: SqlStore) -> None:
     store.import_leads("c1", parse_leads(FILE, "c1"))
     lead = store.record_attempt("c1", "442079460000", at=50.0, outcome="no-answer", next_attempt=3650.0,
                                 status="scheduled")
@@ -116,7 +116,7 @@ def test_record_attempt_counts_and_validates(store: SqliteStore) -> None:
     assert store.lead("c1", "442079460001").attempts == 0
 
 
-def test_record_attempt_with_the_dialers_count_is_idempotent(store: SqliteStore) -> None:
+def test_record_attempt_with_the_dialers_count_is_idempotent(store: SqlStore) -> None:
     store.import_leads("c1", parse_leads(FILE, "c1"))
     refused = store.record_attempt("c1", "442079460000", at=10.0, outcome="refused:calling-hours",
                                    next_attempt=900.0, status="scheduled", attempts=0)
@@ -130,7 +130,7 @@ def test_record_attempt_with_the_dialers_count_is_idempotent(store: SqliteStore)
                              attempts=-1)
 
 
-def test_lead_lookups(store: SqliteStore) -> None:
+def test_lead_lookups(store: SqlStore) -> None:
     store.import_leads("c1", parse_leads(FILE, "c1"))
     assert [x.id for x in store.leads("c1", limit=2, offset=1)] == ["442079460001", "442079460002"]
     with pytest.raises(StoreError, match="no such lead"):
@@ -146,9 +146,9 @@ def test_lead_lookups(store: SqliteStore) -> None:
     assert set(store.lead_counts("none")) == set(LEAD_STATUSES)
 
 
-def test_leads_survive_reopening(store: SqliteStore, tmp_path: pytest.TempPathFactory) -> None:
+def test_leads_survive_reopening(store: SqlStore) -> None:
     store.import_leads("c1", parse_leads("phone,region\n+12085550100,US\n", "c1"))
-    again = SqliteStore(store.path)
+    again = open_store(store.target)
     try:
         assert again.lead("c1", "12085550100").timezones == ("America/Boise", "America/Los_Angeles")
     finally:

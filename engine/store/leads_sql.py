@@ -1,4 +1,4 @@
-"""Lead lists on SQLite: the ``LeadStoreMixin`` half of ``SqliteStore`` (schema: ``MIGRATIONS[1]``).
+"""Lead lists in the store: the ``LeadStoreMixin`` part of ``SqlStore`` (schema: ``MIGRATIONS[1]``).
 
 A lead is one row of ``leads``, unique by ``(campaign, id)`` and by ``(campaign, phone)``: a number is in a
 campaign at most once, whichever file brought it. ``status`` is one of ``engine.leads.LEAD_STATUSES``. Each call of
@@ -9,7 +9,6 @@ campaign at most once, whichever file brought it. ``status`` is one of ``engine.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -45,10 +44,10 @@ def _count(name: str, value: int, minimum: int) -> int:
 
 
 class LeadStoreMixin:
-    """Lead methods of ``SqliteStore``; they use its ``_tx()`` transaction helper and ``clock``."""
+    """Lead methods of ``SqlStore``; they use its ``_tx()`` transaction helper and ``clock``."""
 
     clock: Callable[[], float]
-    _tx: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    _tx: Callable[[], AbstractContextManager[Any]]
 
     def import_leads(self, campaign: str, parsed: LeadImport, *, source: str = "") -> ImportResult:
         _campaign(campaign)
@@ -63,9 +62,9 @@ class LeadStoreMixin:
             row = db.execute("SELECT id FROM lead_imports WHERE campaign = ? AND digest = ? ORDER BY id LIMIT 1",
                              (campaign, parsed.digest)).fetchone()
             same_file_as = None if row is None else int(row[0])
-            cur = db.execute("INSERT INTO lead_imports (campaign, source, digest, at, imported, rejected)"
-                             " VALUES (?, ?, ?, ?, 0, 0)", (campaign, source, parsed.digest, now))
-            import_id = int(cur.lastrowid or 0)
+            import_id = int(db.execute("INSERT INTO lead_imports (campaign, source, digest, at, imported, rejected)"
+                                       " VALUES (?, ?, ?, ?, 0, 0) RETURNING id",
+                                       (campaign, source, parsed.digest, now)).fetchone()[0])
             for line, lead in zip(parsed.lines, parsed.leads, strict=True):
                 if lead.campaign != campaign:
                     raise StoreError(f"lead {lead.id!r} (line {line}): campaign {lead.campaign!r}, not {campaign!r}")
@@ -91,7 +90,7 @@ class LeadStoreMixin:
                             same_file_as=same_file_as)
 
     @staticmethod
-    def _conflict(db: sqlite3.Connection, campaign: str, lead: Lead, line: int) -> RowError:
+    def _conflict(db: Any, campaign: str, lead: Lead, line: int) -> RowError:
         """Why ``lead`` was not inserted: its number, or else its id, is already in the campaign."""
         row = db.execute("SELECT id, import_id FROM leads WHERE campaign = ? AND phone = ?",
                          (campaign, lead.phone)).fetchone()
@@ -122,7 +121,7 @@ class LeadStoreMixin:
             return self._need_lead(db, campaign, lead_id)
 
     @staticmethod
-    def _need_lead(db: sqlite3.Connection, campaign: str, lead_id: str) -> Lead:
+    def _need_lead(db: Any, campaign: str, lead_id: str) -> Lead:
         row = db.execute(f"SELECT {_LEAD_COLUMNS} FROM leads WHERE campaign = ? AND id = ?",
                          (campaign, lead_id)).fetchone()
         if row is None:

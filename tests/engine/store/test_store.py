@@ -1,23 +1,29 @@
-"""The SQLite store: identities, interactions, tickets, errors, persistence, and the trio wrapper."""
+"""The store on both backends: identities, interactions, tickets, errors, persistence, and the trio wrapper."""
 
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 import trio
 
 from engine.errors import StoreError
+from engine.reports import IntervalRow
 from engine.store import (
     AsyncStore,
     Interaction,
     SqliteStore,
+    SqlStore,
     guess_identity,
     normalise_identity,
+    open_store,
     parse_reference,
+    sql,
 )
-from engine.store.sqlite import SCHEMA_VERSION
+from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.conftest import ManualClock
 
 
@@ -57,7 +63,7 @@ def test_guess_identity() -> None:
         guess_identity("  ")
 
 
-def test_identities_join_one_customer(store: SqliteStore) -> None:
+def test_identities_join_one_customer(store: SqlStore) -> None:
     ada = store.find_or_create_customer("phone", "+1 555 0100", name="Ada", attributes={"tier": "gold"})
     assert store.find_or_create_customer("phone", "+15550100").id == ada.id  # same number, other spelling
     assert store.find_customer("chat", "web-42") is None
@@ -75,7 +81,7 @@ def test_identities_join_one_customer(store: SqliteStore) -> None:
     assert updated.name == "Ada L." and updated.attributes == {"lang": "en"}
 
 
-def test_history_across_channels_newest_first_and_idempotent(store: SqliteStore) -> None:
+def test_history_across_channels_newest_first_and_idempotent(store: SqlStore) -> None:
     ada = store.find_or_create_customer("phone", "+15550100")
     store.link_identity(ada.id, "email", "ada@example.com")
     other = store.find_or_create_customer("phone", "+15550199")
@@ -96,7 +102,7 @@ def test_history_across_channels_newest_first_and_idempotent(store: SqliteStore)
         store.record_interaction(_interaction("c9", 42, "voice", 1.0))
 
 
-def test_ticket_lifecycle_with_history(store: SqliteStore, clock: ManualClock) -> None:
+def test_ticket_lifecycle_with_history(store: SqlStore, clock: ManualClock) -> None:
     ada = store.find_or_create_customer("phone", "+15550100")
     ticket = store.create_ticket(ada.id, "billing", "Invoice twice", contact_id="c1", note="caller upset",
                                  who="a1")
@@ -120,7 +126,7 @@ def test_ticket_lifecycle_with_history(store: SqliteStore, clock: ManualClock) -
     assert [t.reference for t in store.open_tickets(ada.id)] == ["T-000002", "T-000001"]
 
 
-def test_refusals_are_clear(store: SqliteStore) -> None:
+def test_refusals_are_clear(store: SqlStore) -> None:
     ticket = store.create_ticket(None, "support", "Anonymous")
     store.update_ticket(ticket.reference, status="closed")
     with pytest.raises(StoreError, match=r"T-000001 status: cannot go from 'closed' to 'open' \(allowed: none"):
@@ -140,41 +146,45 @@ def test_refusals_are_clear(store: SqliteStore) -> None:
     assert parse_reference(" T-000123 ") == 123
 
 
-def test_reopening_the_file_finds_everything(tmp_path: Path, clock: ManualClock) -> None:
-    path = tmp_path / "store.db"
-    first = SqliteStore(path, clock=clock)
+def test_reopening_finds_everything(store_target: str, clock: ManualClock) -> None:
+    first = open_store(store_target, clock=clock)
     ada = first.find_or_create_customer("email", "ada@example.com", name="Ada")
     first.record_interaction(_interaction("c1", ada.id, "email", 10.0))
     first.create_ticket(ada.id, "support", "Login")
     first.close()
     with pytest.raises(StoreError, match="the store is closed"):
         first.customer(ada.id)
-    again = SqliteStore(path, clock=clock)
+    again = open_store(store_target, clock=clock)
     assert again.schema_version() == SCHEMA_VERSION
     assert again.find_customer("email", "ADA@example.com") == ada
     assert [i.contact_id for i in again.history(ada.id)] == ["c1"]
     assert again.ticket("T-000001").subject == "Login"
     assert again.find_or_create_customer("phone", "+15550100").id == ada.id + 1
+    with again._tx() as db:
+        db.execute("UPDATE schema_version SET version = 99")
     again.close()
+    with pytest.raises(StoreError, match=rf"schema version 99 is newer than this Switchboard's \({SCHEMA_VERSION}\)"):
+        open_store(store_target)
+
+
+def test_the_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    SqliteStore(path).close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    db.execute("UPDATE schema_version SET version = 99")
-    db.commit()
     db.close()
-    with pytest.raises(StoreError, match=rf"schema version 99 is newer than this Switchboard's \({SCHEMA_VERSION}\)"):
-        SqliteStore(path)
 
 
-def test_foreign_keys_are_enforced(store: SqliteStore) -> None:
+def test_foreign_keys_are_enforced(store: SqlStore) -> None:
     with pytest.raises(StoreError, match="customer 5: no such customer"):
         store.create_ticket(5, "support", "x")
-    assert store._db is not None
-    with pytest.raises(sqlite3.IntegrityError):
-        store._db.execute("INSERT INTO identities (kind, value, customer_id) VALUES ('chat', 'x', 77)")
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)), store._tx() as db:
+        db.execute("INSERT INTO identities (kind, value, customer_id) VALUES ('chat', 'x', 77)")
+    assert store.find_customer("chat", "x") is None
 
 
-async def test_async_wrapper_under_trio(tmp_path: Path, clock: ManualClock) -> None:
-    store = AsyncStore(SqliteStore(tmp_path / "a.db", clock=clock))
+async def test_async_wrapper_under_trio(store_target: str, clock: ManualClock) -> None:
+    store = AsyncStore(open_store(store_target, clock=clock))
     ada = await store.find_or_create_customer("phone", "+15550100", name="Ada")
 
     async def write(n: int) -> None:
@@ -190,3 +200,76 @@ async def test_async_wrapper_under_trio(tmp_path: Path, clock: ManualClock) -> N
     with pytest.raises(StoreError, match="no such ticket"):
         await store.ticket("T-000404")
     await store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store target with nothing in it yet, once per backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "empty.db")
+    return str(request.getfixturevalue("empty_postgres_url"))
+
+
+def _open_at_version(target: str, version: int, monkeypatch: pytest.MonkeyPatch) -> SqlStore:
+    """The store at ``target`` opened by a Switchboard whose schema stops at ``version``."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sql, "MIGRATIONS", MIGRATIONS[:version])
+        patch.setattr(sql, "SCHEMA_VERSION", version)
+        return open_store(target)
+
+
+def test_an_older_database_is_brought_up_to_date_and_keeps_its_rows(empty_target: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    old = _open_at_version(empty_target, 1, monkeypatch)
+    ada = old.find_or_create_customer("phone", "+15550100", name="Ada")
+    old.close()
+    new = open_store(empty_target)
+    assert new.schema_version() == SCHEMA_VERSION
+    assert new.customer(ada.id) == ada
+    assert new.dnc_add("+14155550100")  # a table of a later migration
+    new.close()
+
+
+def test_a_failing_migration_changes_nothing(empty_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = _open_at_version(empty_target, 1, monkeypatch)
+    with old._tx() as db:  # in the way of migration 1 -> 2, after its first table
+        db.execute("CREATE TABLE leads (x TEXT)")
+    old.close()
+    with pytest.raises(StoreError, match="cannot open the store: .*leads"):
+        open_store(empty_target)
+    again = _open_at_version(empty_target, 1, monkeypatch)
+    assert again.schema_version() == 1
+    with again._tx() as db:  # lead_imports, created before the failure, was rolled back with it
+        db.execute("CREATE TABLE lead_imports (x TEXT)")
+    again.close()
+
+
+def test_literal_percent_and_question_marks_reach_the_database(store: SqlStore) -> None:
+    with store._tx() as db:
+        assert db.execute("SELECT '100%', 'is it?', 'it''s ?', ?", ("?%",)).fetchone() == (
+            "100%", "is it?", "it's ?", "?%")
+    ada = store.find_or_create_customer("chat", "50% off?", name="%s ?")
+    assert store.customer(ada.id).name == "%s ?" and store.find_customer("chat", "50% off?") == ada
+
+
+def test_threads_and_connections_at_once_lose_no_update(store_target: str) -> None:
+    stores = [open_store(store_target), open_store(store_target)]  # two connections, as two processes have
+    row = IntervalRow("queue", "q", 0.0)
+    row.counts["offered"] = 1
+
+    def work(worker: int) -> None:
+        store = stores[worker % 2]
+        for n in range(20):
+            store.add_report_rows([row])  # read, add, write back: lost updates would show in the total
+            store.find_or_create_customer("phone", f"+1555010{n:02d}")  # every worker, the same numbers
+
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            for done in [pool.submit(work, worker) for worker in range(6)]:
+                done.result()
+        assert stores[0].report_rows("queue", start=0.0, end=1.0)[0].counts["offered"] == 120
+        ids = {stores[1].find_customer("phone", f"+1555010{n:02d}").id for n in range(20)}  # type: ignore[union-attr]
+        assert ids == set(range(1, 21))
+    finally:
+        for store in stores:
+            store.close()

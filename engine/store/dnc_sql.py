@@ -1,4 +1,4 @@
-"""Do-not-call lists and the compliance audit on SQLite: the ``DncStoreMixin`` half of ``SqliteStore``
+"""Do-not-call lists and the compliance audit in the store: the ``DncStoreMixin`` part of ``SqlStore``
 (schema: ``MIGRATIONS[2]``).
 
 A list entry is one row of ``dnc``, unique by ``(list, number)``. List names (``dnc_list_name``): ``"global"``
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -115,10 +114,10 @@ def parse_dnc_text(text: str, region: str | None = None) -> tuple[list[tuple[str
 
 
 class DncStoreMixin:
-    """DNC and audit methods of ``SqliteStore``; they use its ``_tx()`` transaction helper and ``clock``."""
+    """DNC and audit methods of ``SqlStore``; they use its ``_tx()`` transaction helper and ``clock``."""
 
     clock: Callable[[], float]
-    _tx: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    _tx: Callable[[], AbstractContextManager[Any]]
 
     # ------------------------------------------------------------------------------------------ DNC lists ----
 
@@ -126,8 +125,8 @@ class DncStoreMixin:
         list_name = dnc_list_name(list_name)
         number = e164(number)
         with self._tx() as db:
-            cur = db.execute("INSERT OR IGNORE INTO dnc (list, number, reason, source, added) VALUES (?, ?, ?, ?, ?)",
-                             (list_name, number, reason, source, self.clock()))
+            cur = db.execute("INSERT INTO dnc (list, number, reason, source, added) VALUES (?, ?, ?, ?, ?)"
+                             " ON CONFLICT DO NOTHING", (list_name, number, reason, source, self.clock()))
             return cur.rowcount == 1
 
     def dnc_remove(self, number: str, list_name: str = "global") -> bool:
@@ -150,10 +149,10 @@ class DncStoreMixin:
         numbers, errors = parse_dnc_text(text, region)
         now = self.clock()
         with self._tx() as db:
-            before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO dnc (list, number, reason, source, added) VALUES (?, ?, ?, ?, ?)",
-                           [(list_name, number, reason, source, now) for number, reason in numbers])
-            added = db.total_changes - before
+            cur = db.executemany("INSERT INTO dnc (list, number, reason, source, added) VALUES (?, ?, ?, ?, ?)"
+                                 " ON CONFLICT DO NOTHING",
+                                 [(list_name, number, reason, source, now) for number, reason in numbers])
+            added = cur.rowcount  # summed over the rows on both drivers; a row already listed counts 0
         return added, errors
 
     def dnc_entries(self, list_name: str = "global", limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
