@@ -82,7 +82,7 @@ async def list_agents(ctx: Ctx) -> dict[str, Any]:
     queue = center.queues.get(q["queue"]) if q.get("queue") else None
     if q.get("queue") and queue is None:
         raise ApiError(422, f"query parameter queue: no queue {q['queue']!r}")
-    items = []
+    matching = []
     for agent_id in sorted(center.agents):
         config = center.agents[agent_id].config
         if not ctx.who.sees_agent(agent_id, config.teams):
@@ -93,11 +93,13 @@ async def list_agents(ctx: Ctx) -> dict[str, Any]:
             continue
         if queue is not None and not agent_serves(config, queue):
             continue
-        state = state_view(center, agent_id)
-        if q.get("state") and state["state"] != q["state"]:
+        if q.get("state") and center.agent_state(agent_id)[0] != q["state"]:
             continue
-        items.append({**agent_view(config), "state": state})
-    return page(items, q)
+        matching.append(agent_id)
+    # Views only for the page: with thousands of agents, building every one cost ~35 ms of the engine's thread.
+    found = page(matching, q)
+    found["items"] = [{**agent_view(center.agents[a].config), "state": state_view(center, a)} for a in found["items"]]
+    return found
 
 
 @route(bp, "POST", "/v1/agents", summary="Create an agent", roles=ADMIN, tags=("agents",), status=201,

@@ -8,6 +8,7 @@ random bits, so a fast hash is enough; the secret is shown once, when the token 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -118,7 +119,9 @@ class Cdr:
                    tuple(sorted(agents)))
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["history"] = [{"at": s[0], "state": s[1], "queue": s[2], "agent_id": s[3]} for s in self.history]
-        out["agents"] = list(self.agents)
-        return out
+        # Built by hand: ``asdict`` deep-copies field by field, and the API answers pages of these.
+        return {"contact_id": self.contact_id, "channel": self.channel, "customer": self.customer,
+                "queue": self.queue, "agent_id": self.agent_id, "arrived": self.arrived, "answered": self.answered,
+                "ended": self.ended, "outcome": self.outcome, "disposition": self.disposition, "notes": self.notes,
+                "history": [{"at": s[0], "state": s[1], "queue": s[2], "agent_id": s[3]} for s in self.history],
+                "data": copy.deepcopy(self.data), "recorded": self.recorded, "agents": list(self.agents)}

@@ -20,3 +20,16 @@ def test_routing_step_to_dict_is_asdict() -> None:
         assert step.to_dict() == asdict(step)
         assert [type(v) for v in step.to_dict().values()] == [type(v) for v in asdict(step).values()]
         assert RoutingStep.from_dict(step.to_dict()) == step
+
+
+def test_cdr_to_dict_is_asdict_with_named_history() -> None:
+    from engine.store.access_records import Cdr
+
+    cdr = Cdr("c1", "voice", "+1", "q", "a1", 1.0, 2.0, 3.0, "answered", "resolved", "note",
+              ((1.0, "queued", "q", ""), (2.0, "connected", "q", "a1")), {"ticket": {"id": 7, "tags": ["x"]}}, 4.0,
+              ("a1",))
+    expected = asdict(cdr)
+    expected["history"] = [{"at": s[0], "state": s[1], "queue": s[2], "agent_id": s[3]} for s in cdr.history]
+    expected["agents"] = list(cdr.agents)
+    assert cdr.to_dict() == expected and list(cdr.to_dict()) == list(expected)
+    assert cdr.to_dict()["data"] is not cdr.data
