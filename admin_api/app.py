@@ -38,7 +38,8 @@ def engine_handle() -> EngineHandle:
 @health.get("/healthz")
 async def healthz() -> tuple[dict[str, Any], int]:
     runtime = engine_handle().runtime
-    return {"status": "ok", "seq": runtime.seq, "accepted": runtime.accepted, "refused": runtime.refused}, 200
+    return {"status": "ok", "seq": runtime.seq, "accepted": runtime.accepted, "refused": runtime.refused,
+            "sink_backlog": runtime.sink_backlog()}, 200
 
 
 def create_app(engine: EngineHandle, config: Mapping[str, Any] | None = None) -> QuartTrio:

@@ -4,4 +4,4 @@
 """
 
 BENCHES: dict[str, str] = {"routing": "benchmarks.routing", "pacing": "benchmarks.pacing",
-                           "dialer": "benchmarks.dialer"}
+                           "dialer": "benchmarks.dialer", "api": "benchmarks.api"}

@@ -47,3 +47,24 @@ def test_routing_bench_smoke_reports_both_ratios() -> None:
                 "ratio_python_over_cython", "ratio_cython_over_floor"):
         assert figures[key] > 0, key
     assert figures["implementation_checks"]["identical_decisions"] is True
+
+
+def test_api_bench_smoke_measures_the_api_the_stream_and_the_engine() -> None:
+    """A few seconds of the API bench at a low rate (the real figures come from `switchboard bench api`)."""
+    result = switchboard("bench", "api", "--rate", "20", "--agents", "60", "--seconds", "2", "--warmup", "1",
+                         "--clients", "2", "--stream-clients", "1", "--fsync", "never")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["requests"] > 0 and figures["skipped_routes"] == []
+    assert not [e for e in figures["errors"] if e.startswith("5") or e.startswith("connection")], figures["errors"]
+    assert set(figures["routes"]) == {"GET /v1/agents", "GET /v1/queues", "GET /v1/agents/{id}/state",
+                                      "GET /v1/cdrs", "GET /healthz", "PUT /v1/agents/{id}/state"}
+    assert figures["latency_ms"]["p99"] > 0 and figures["engine"]["events_per_s"] > 0
+    assert figures["engine"]["contacts_arrived_per_s"] > 0 and figures["engine"]["sink_backlog_max"] is not None
+    assert figures["stream"]["available"] and figures["stream"]["frames"] > 0, figures["stream"]
+    assert "bench api:" in result.stderr
+
+
+def test_api_bench_refuses_a_route_filter_matching_nothing() -> None:
+    result = switchboard("bench", "api", "--routes", "nothing-like-this")
+    assert result.returncode == 2 and "--routes" in result.stderr and "Traceback" not in result.stderr
