@@ -319,7 +319,8 @@ async def _serve_http(api: Any, host: str, port: int, *,
 
 # --------------------------------------------------------------------------------------------- main ----
 
-def status_line(runtime: Runtime, load: SimulatedLoad | None, plugin_faults: int = 0) -> str:
+def status_line(runtime: Runtime, load: SimulatedLoad | None, plugin_faults: int = 0,
+                write_backs_dropped: int = 0) -> str:
     digest = runtime.acd.digest()
     agents = digest.get("agents", {})
     waiting = sum(len(q) for q in digest.get("queues", {}).values())
@@ -332,6 +333,8 @@ def status_line(runtime: Runtime, load: SimulatedLoad | None, plugin_faults: int
         line += f" sim_submitted={load.submitted} sim_refused={load.refused}"
     if plugin_faults:
         line += f" plugin_faults={plugin_faults}"
+    if write_backs_dropped:
+        line += f" write_backs_dropped={write_backs_dropped}"
     return line
 
 
@@ -421,7 +424,7 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                 await nursery.start(load.run)
             print(f"serve: ready seq={runtime.seq} ({how})", flush=True)
             if args.status_every > 0:
-                nursery.start_soon(_status_loop, runtime, load, host.manager, args.status_every)
+                nursery.start_soon(_status_loop, runtime, load, host.manager, dispatcher, args.status_every)
             async for signum in signals:
                 log.info("%s: shutting down", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()
@@ -474,10 +477,11 @@ def _attach_dialer_sinks(runtime: Runtime, host: Any) -> Any:
     return compliance
 
 
-async def _status_loop(runtime: Runtime, load: SimulatedLoad | None, manager: Any, every: float) -> None:
+async def _status_loop(runtime: Runtime, load: SimulatedLoad | None, manager: Any, dispatcher: Any,
+                       every: float) -> None:
     while True:
         await trio.sleep(every)
-        print(status_line(runtime, load, sum(manager.faults.values())), flush=True)
+        print(status_line(runtime, load, sum(manager.faults.values()), dispatcher.write_backs_dropped), flush=True)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,11 @@ CRM write-backs are slow (a database transaction each) and nothing on a channel 
 the channel path: ``run`` is a task that writes the records back in order while the dispatcher goes on with the
 next actions (``switchboard serve`` starts it), taking those queued meanwhile as one batch
 (``PluginManager.acall_many``: one worker thread per batch for a sync CRM, not one per record). Queuing a record
-does not yield to other tasks unless ``WRITE_BACK_BUFFER`` records are already waiting, which holds the channel path
-up until the writer catches up. Without that task running, the write-back is awaited inline.
+never waits: when ``WRITE_BACK_BUFFER`` records are already waiting (a CRM slower than the contacts end, for
+minutes), the record is not written back, counted in ``write_backs_dropped`` and logged (the first, then every
+thousandth). Waiting instead would stop every channel action behind it, and routing with them; a write-back is
+best effort by the hook's contract (the CDR store keeps every record). Without that task running, the write-back
+is awaited inline.
 
 ``switchboard serve`` runs one dispatcher for every channel (``channels=None``), with ``lookup`` answering the
 channel of any contact the ACD holds (voice contacts from the simulator or the gateway are not tracked by an
@@ -107,6 +110,7 @@ class ChannelDispatcher:
         self.untaken = 0
         self._write_backs, self._to_write = trio.open_memory_channel[ContactRecord](WRITE_BACK_BUFFER)
         self._writer_running = False
+        self.write_backs_dropped = 0
 
     accepts = ACCEPTS
 
@@ -185,6 +189,9 @@ class ChannelDispatcher:
             try:
                 self._write_backs.send_nowait(record)
             except trio.WouldBlock:
-                await self._write_backs.send(record)  # the writer is WRITE_BACK_BUFFER records behind
+                self.write_backs_dropped += 1
+                if self.write_backs_dropped % 1000 == 1:
+                    log.error("CRM write-backs %d records behind: %s not written back (%d so far); the CDR store "
+                              "keeps it", WRITE_BACK_BUFFER, record.contact_id, self.write_backs_dropped)
         else:
             await self.manager.acall("crm_write_back", deadline_s=self.deadline_s, contact_record=record)

@@ -135,3 +135,36 @@ async def test_write_backs_queued_meanwhile_go_in_one_batch_in_order(bare: Plugi
             await crm.done.wait()
         nursery.cancel_scope.cancel()
     assert crm.written == ["c0", "c1", "c2", "c3", "c4"] and batches == [5]
+
+
+async def test_a_full_write_back_queue_drops_records_instead_of_holding_the_channel_up(
+        autojump_clock: trio.testing.MockClock, bare: PluginManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    import plugins.dispatch
+    from engine.events import ContactRecord, HangUp
+    from plugins.dispatch import ChannelDispatcher
+
+    class StuckCrm:
+        @hookimpl
+        async def crm_write_back(self, contact_record: ContactRecord) -> None:
+            await trio.sleep_forever()
+
+    class Channel:
+        @hookimpl
+        async def channel_hangup(self, channel: str, action: object, now: float) -> bool:
+            return True
+
+    bare.register(StuckCrm(), "stuck")
+    bare.register(Channel(), "chan")
+    monkeypatch.setattr(plugins.dispatch, "WRITE_BACK_BUFFER", 2)
+    dispatcher = ChannelDispatcher(bare, ["voice"], deadline_s=3600.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(dispatcher.run)
+        start = trio.current_time()
+        for i in range(5):
+            await dispatcher.handle(ContactRecord(f"c{i}", "voice", "+1", "q", "a1", 0.0, 1.0, 2.0, "answered",
+                                                  "resolved", "", (), {}), 2.0)
+        dispatcher.track("c9", "voice")
+        await dispatcher.handle(HangUp("c9", "closed"), 2.0)
+        # c0 went straight to the waiting writer (stuck in the CRM since), c1 and c2 fill the queue
+        assert trio.current_time() == start and dispatcher.write_backs_dropped == 2 and dispatcher.untaken == 0
+        nursery.cancel_scope.cancel()
