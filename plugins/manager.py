@@ -222,6 +222,16 @@ class PluginManager:
         self.overruns[name] = self.overruns.get(name, 0) + 1
         self._fault(name, hook_name, f"exceeded its deadline ({elapsed:.3f} s > {deadline_s:.3f} s)")
 
+    def _raised(self, impl: _Impl, hook_name: str, exc: BaseException) -> None:
+        self._fault(impl.plugin_name, hook_name, "raised")
+        log.debug("traceback of plugin %r", impl.plugin_name, exc_info=exc)
+
+    @staticmethod
+    def _failed(results: list[Any], firstresult: bool, default: Any) -> None:
+        """A collected hook's failed implementation contributes ``default`` (when there is one)."""
+        if not firstresult and default is not None:
+            results.append(default)
+
     @staticmethod
     def _finish(results: list[Any], firstresult: bool, default: Any) -> Any:
         if firstresult:
@@ -244,17 +254,14 @@ class PluginManager:
                 result = impl.function(*args)
                 if inspect.iscoroutine(result):
                     result = _finish_without_awaiting(result)
-            except Exception:
-                self._fault(impl.plugin_name, hook_name, "raised")
-                log.debug("traceback of plugin %r", impl.plugin_name, exc_info=True)
-                if not firstresult and default is not None:
-                    results.append(default)
+            except Exception as exc:
+                self._raised(impl, hook_name, exc)
+                self._failed(results, firstresult, default)
                 continue
             elapsed = self.timer() - start
             if elapsed > deadline_s:
                 self._overrun(impl.plugin_name, hook_name, elapsed, deadline_s)
-                if not firstresult and default is not None:
-                    results.append(default)
+                self._failed(results, firstresult, default)
                 continue
             if result is not None:
                 results.append(result)
@@ -285,21 +292,17 @@ class PluginManager:
                             result = await impl.function(*args)
                         else:
                             result = await trio.to_thread.run_sync(impl.function, *args, abandon_on_cancel=True)
-                    except Exception:
-                        self._fault(impl.plugin_name, hook_name, "raised")
-                        log.debug("traceback of plugin %r", impl.plugin_name, exc_info=True)
-                        if not firstresult and default is not None:
-                            results.append(default)
+                    except Exception as exc:
+                        self._raised(impl, hook_name, exc)
+                        self._failed(results, firstresult, default)
                         continue
                     if result is not None:
                         results.append(result)
                         if firstresult:
                             return result
             if scope.cancelled_caught:
-                impl = impls[i - 1]
-                self._overrun(impl.plugin_name, hook_name, deadline_s, deadline_s)
-                if not firstresult and default is not None:
-                    results.append(default)
+                self._overrun(impls[i - 1].plugin_name, hook_name, deadline_s, deadline_s)
+                self._failed(results, firstresult, default)
         return self._finish(results, firstresult, default)
 
     async def acall_many(self, hook_name: str, calls: list[dict[str, Any]], *,
@@ -322,8 +325,7 @@ class PluginManager:
                 outcomes = await self._sync_batch(impl, hook_name, [calls[i] for i in todo], deadline_s)
             for i, (ok, result) in zip(todo, outcomes, strict=True):
                 if not ok:
-                    if not firstresult and default is not None:
-                        results[i].append(default)
+                    self._failed(results[i], firstresult, default)
                 elif result is not None:
                     results[i].append(result)
         return [self._finish(r, firstresult, default) for r in results]
@@ -333,9 +335,8 @@ class PluginManager:
         with trio.move_on_after(deadline_s) as scope:
             try:
                 return True, await impl.function(*[kwargs[arg] for arg in impl.argnames])
-            except Exception:
-                self._fault(impl.plugin_name, hook_name, "raised")
-                log.debug("traceback of plugin %r", impl.plugin_name, exc_info=True)
+            except Exception as exc:
+                self._raised(impl, hook_name, exc)
                 return False, None
         assert scope.cancelled_caught
         self._overrun(impl.plugin_name, hook_name, deadline_s, deadline_s)
@@ -367,8 +368,7 @@ class PluginManager:
         outcomes: list[tuple[bool, Any]] = []
         for exc, result, elapsed in finished:
             if exc is not None:
-                self._fault(impl.plugin_name, hook_name, "raised")
-                log.debug("traceback of plugin %r", impl.plugin_name, exc_info=exc)
+                self._raised(impl, hook_name, exc)
                 outcomes.append((False, None))
             elif elapsed > deadline_s:
                 self._overrun(impl.plugin_name, hook_name, elapsed, deadline_s)
