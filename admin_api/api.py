@@ -131,6 +131,18 @@ class Ctx:
         label = who.user or f"token:{who.name}"
         await self.run(self.store.add_audit, label, action, target, details or {})
 
+    async def change(self, event: Any, action: str, target: str, *, before: Any = None, after: Any = None,
+                     refused: int = 422, **details: Any) -> None:
+        """One configuration change through the engine: a stale edit is refused (``If-Match`` against ``before``,
+        the representation the caller should have read), ``event`` is submitted (journaled before it applies;
+        a refusal is an ``ApiError`` with the engine's reason), then audited as ``action`` on ``target`` with
+        ``before``, ``after`` and ``details``."""
+        if before is not None:
+            self.check_if_match(before)
+        await self.submit(event, refused=refused)
+        record = {k: v for k, v in (("before", before), ("after", after)) if v is not None}
+        await self.audit(action, target, record | details)
+
     def check_if_match(self, current: Any) -> None:
         """Refuse (412) a write whose ``If-Match`` names another version than ``current``'s representation."""
         wanted = request.headers.get("If-Match")
@@ -139,6 +151,11 @@ class Ctx:
         tags = {t.strip() for t in wanted.split(",")}
         if "*" not in tags and etag_of(current) not in tags:
             raise ApiError(412, "If-Match: the resource changed since you read it (GET it again)")
+
+
+def no_content() -> Response:
+    """The empty answer of a write that returns nothing (204)."""
+    return Response("", 204)
 
 
 def store_refusal(exc: StoreError) -> ApiError:

@@ -12,7 +12,7 @@ from typing import Any
 
 from quart import Blueprint
 
-from admin_api.api import Ctx, route
+from admin_api.api import Ctx, no_content, route
 from admin_api.auth import ADMIN, ANYONE, SESSION_S
 from admin_api.errors import ApiError, not_found
 from admin_api.pages import CURSOR, LIMIT, decode_cursor, encode_cursor, page
@@ -67,7 +67,7 @@ async def login(ctx: Ctx) -> dict[str, Any]:
 async def logout(ctx: Ctx) -> Any:
     await ctx.run(ctx.store.revoke_token, ctx.who.token_id)
     ctx.auth.forget(ctx.who.token_id)
-    return _no_content()
+    return no_content()
 
 
 @route(bp, "GET", "/v1/me", summary="Who the caller is", roles=ANYONE, tags=("auth",), response=PRINCIPAL)
@@ -87,13 +87,7 @@ async def change_own_password(ctx: Ctx) -> Any:
     await ctx.run(ctx.store.update_user, ctx.who.user, password_hash=stored)
     ctx.auth.forget()
     await ctx.audit("password", f"user:{ctx.who.user}")
-    return _no_content()
-
-
-def _no_content() -> Any:
-    from quart import Response
-
-    return Response("", 204)
+    return no_content()
 
 
 # ------------------------------------------------------------------------------------------------- users ----
@@ -155,7 +149,7 @@ async def delete_user(ctx: Ctx, name: str) -> Any:
     await ctx.run(ctx.store.delete_user, name)
     ctx.auth.forget()
     await ctx.audit("delete", f"user:{name}", {"before": before.public()})
-    return _no_content()
+    return no_content()
 
 
 def _check_agent(ctx: Ctx, agent_id: str | None) -> None:
@@ -202,7 +196,7 @@ async def revoke_token(ctx: Ctx, token_id: str) -> Any:
     await ctx.run(ctx.store.revoke_token, token_id)
     ctx.auth.forget(token_id)
     await ctx.audit("revoke", f"token:{token_id}")
-    return _no_content()
+    return no_content()
 
 
 def _owns(ctx: Ctx, token: Any) -> bool:

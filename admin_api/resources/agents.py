@@ -16,7 +16,7 @@ from typing import Any
 
 from quart import Blueprint
 
-from admin_api.api import Ctx, route
+from admin_api.api import Ctx, no_content, route
 from admin_api.auth import ADMIN, ANYONE, STAFF
 from admin_api.errors import ApiError, not_found
 from admin_api.pages import CURSOR, LIMIT, page
@@ -112,8 +112,7 @@ async def create_agent(ctx: Ctx) -> dict[str, Any]:
     capacity = body.get("capacity") or {c: DEFAULT_CAPACITY.get(c, 1) for c in center.config_now().channels}
     agent = AgentConfig(body["id"], body.get("name", ""), dict(body.get("skills", {})), dict(capacity),
                         tuple(body.get("teams", ())))
-    await ctx.submit(UpsertAgent(agent), refused=422)
-    await ctx.audit("create", f"agent:{agent.id}", {"after": agent_view(agent)})
+    await ctx.change(UpsertAgent(agent), "create", f"agent:{agent.id}", after=agent_view(agent))
     return agent_view(agent)
 
 
@@ -128,12 +127,11 @@ async def get_agent(ctx: Ctx, agent_id: str) -> dict[str, Any]:
        description="Applies live: an agent keeps its state and contacts. Send If-Match to refuse a stale edit.")
 async def update_agent(ctx: Ctx, agent_id: str) -> dict[str, Any]:
     before = visible_agent(ctx, agent_id)
-    ctx.check_if_match(agent_view(before))
     body = ctx.body
     after = replace(before, name=body.get("name", before.name), skills=body.get("skills", before.skills),
                     capacity=body.get("capacity", before.capacity), teams=tuple(body.get("teams", before.teams)))
-    await ctx.submit(UpsertAgent(after), refused=422)
-    await ctx.audit("update", f"agent:{agent_id}", {"before": agent_view(before), "after": agent_view(after)})
+    await ctx.change(UpsertAgent(after), "update", f"agent:{agent_id}", before=agent_view(before),
+                     after=agent_view(after))
     return agent_view(after)
 
 
@@ -141,12 +139,8 @@ async def update_agent(ctx: Ctx, agent_id: str) -> dict[str, Any]:
        tags=("agents",), status=204)
 async def delete_agent(ctx: Ctx, agent_id: str) -> Any:
     before = visible_agent(ctx, agent_id)
-    ctx.check_if_match(agent_view(before))
-    await ctx.submit(RemoveAgent(agent_id))
-    await ctx.audit("delete", f"agent:{agent_id}", {"before": agent_view(before)})
-    from quart import Response
-
-    return Response("", 204)
+    await ctx.change(RemoveAgent(agent_id), "delete", f"agent:{agent_id}", before=agent_view(before), refused=409)
+    return no_content()
 
 
 # ------------------------------------------------------------------------------------------------- state ----

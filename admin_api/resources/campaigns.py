@@ -161,11 +161,9 @@ async def get_campaign(ctx: Ctx, campaign_id: str) -> dict[str, Any]:
                    "(calls in progress end normally). Send If-Match to refuse a stale edit.")
 async def update_campaign(ctx: Ctx, campaign_id: str) -> dict[str, Any]:
     before = need_campaign(ctx, campaign_id)
-    ctx.check_if_match(campaign_view(before))
     after = replace(before, **_fields(ctx.body))
-    await ctx.submit(UpsertCampaign(after), refused=422)
-    await ctx.audit("update", f"campaign:{campaign_id}", {"before": campaign_view(before),
-                                                          "after": campaign_view(after)})
+    await ctx.change(UpsertCampaign(after), "update", f"campaign:{campaign_id}", before=campaign_view(before),
+                     after=campaign_view(after))
     return campaign_view(after)
 
 

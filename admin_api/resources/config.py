@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from quart import Blueprint, Response
+from quart import Blueprint
 
-from admin_api.api import Ctx, route
+from admin_api.api import Ctx, no_content, route
 from admin_api.auth import ADMIN, ANYONE
 from admin_api.errors import ApiError, not_found
 from admin_api.pages import CURSOR, LIMIT, page
@@ -61,10 +61,6 @@ SKILL = register("Skill", closed({"name": ID, "agents": {"type": "integer"}, "qu
                                  ("name", "agents", "queues")))
 
 
-def _no_content() -> Response:
-    return Response("", 204)
-
-
 # ------------------------------------------------------------------------------------------------ skills ----
 
 @route(bp, "GET", "/v1/skills", summary="List skills, with how many agents have and queues require each",
@@ -83,8 +79,7 @@ async def create_skill(ctx: Ctx) -> dict[str, Any]:
     name = ctx.body["name"]
     if name in ctx.engine.runtime.acd.config_now().skills:
         raise ApiError(409, f"skill {name!r} already exists")
-    await ctx.submit(AddSkill(name), refused=422)
-    await ctx.audit("create", f"skill:{name}")
+    await ctx.change(AddSkill(name), "create", f"skill:{name}")
     return {"name": name, "agents": 0, "queues": 0}
 
 
@@ -135,8 +130,7 @@ async def create_queue(ctx: Ctx) -> dict[str, Any]:
     if queue_id in ctx.engine.runtime.acd.queues:
         raise ApiError(409, f"queue {queue_id!r} already exists")
     queue = _queue_from(queue_id, body)
-    await ctx.submit(UpsertQueue(queue), refused=422)
-    await ctx.audit("create", f"queue:{queue_id}", {"after": queue_view(queue)})
+    await ctx.change(UpsertQueue(queue), "create", f"queue:{queue_id}", after=queue_view(queue))
     return queue_view(queue)
 
 
@@ -152,10 +146,9 @@ async def get_queue(ctx: Ctx, queue_id: str) -> dict[str, Any]:
                    "The channel of a queue cannot change. Send If-Match to refuse a stale edit.")
 async def update_queue(ctx: Ctx, queue_id: str) -> dict[str, Any]:
     before = _need_queue(ctx, queue_id)
-    ctx.check_if_match(queue_view(before))
     after = _queue_from(queue_id, ctx.body, before)
-    await ctx.submit(UpsertQueue(after), refused=422)
-    await ctx.audit("update", f"queue:{queue_id}", {"before": queue_view(before), "after": queue_view(after)})
+    await ctx.change(UpsertQueue(after), "update", f"queue:{queue_id}", before=queue_view(before),
+                     after=queue_view(after))
     return queue_view(after)
 
 
@@ -164,10 +157,8 @@ async def update_queue(ctx: Ctx, queue_id: str) -> dict[str, Any]:
                                "to it.")
 async def delete_queue(ctx: Ctx, queue_id: str) -> Any:
     before = _need_queue(ctx, queue_id)
-    ctx.check_if_match(queue_view(before))
-    await ctx.submit(RemoveQueue(queue_id))
-    await ctx.audit("delete", f"queue:{queue_id}", {"before": queue_view(before)})
-    return _no_content()
+    await ctx.change(RemoveQueue(queue_id), "delete", f"queue:{queue_id}", before=queue_view(before), refused=409)
+    return no_content()
 
 
 @route(bp, "GET", "/v1/queues/<queue_id>/contacts", summary="The contacts waiting in a queue, best first",
@@ -220,8 +211,7 @@ async def create_workflow(ctx: Ctx) -> dict[str, Any]:
     if any(w.id == workflow_id for w in ctx.engine.runtime.acd.config_now().workflows):
         raise ApiError(409, f"workflow {workflow_id!r} already exists")
     workflow = _workflow_from(workflow_id, ctx.body["steps"])
-    await ctx.submit(UpsertWorkflow(workflow), refused=422)
-    await ctx.audit("create", f"workflow:{workflow_id}", {"after": workflow_view(workflow)})
+    await ctx.change(UpsertWorkflow(workflow), "create", f"workflow:{workflow_id}", after=workflow_view(workflow))
     return workflow_view(workflow)
 
 
@@ -237,11 +227,9 @@ async def get_workflow(ctx: Ctx, workflow_id: str) -> dict[str, Any]:
        description="Contacts already routed by it keep their steps. Send If-Match to refuse a stale edit.")
 async def replace_workflow(ctx: Ctx, workflow_id: str) -> dict[str, Any]:
     before = _need_workflow(ctx, workflow_id)
-    ctx.check_if_match(workflow_view(before))
     after = _workflow_from(workflow_id, ctx.body["steps"])
-    await ctx.submit(UpsertWorkflow(after), refused=422)
-    await ctx.audit("update", f"workflow:{workflow_id}", {"before": workflow_view(before),
-                                                          "after": workflow_view(after)})
+    await ctx.change(UpsertWorkflow(after), "update", f"workflow:{workflow_id}", before=workflow_view(before),
+                     after=workflow_view(after))
     return workflow_view(after)
 
 
@@ -249,7 +237,6 @@ async def replace_workflow(ctx: Ctx, workflow_id: str) -> dict[str, Any]:
        status=204)
 async def delete_workflow(ctx: Ctx, workflow_id: str) -> Any:
     before = _need_workflow(ctx, workflow_id)
-    ctx.check_if_match(workflow_view(before))
-    await ctx.submit(RemoveWorkflow(workflow_id))
-    await ctx.audit("delete", f"workflow:{workflow_id}", {"before": workflow_view(before)})
-    return _no_content()
+    await ctx.change(RemoveWorkflow(workflow_id), "delete", f"workflow:{workflow_id}",
+                     before=workflow_view(before), refused=409)
+    return no_content()

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response
+from quart import Blueprint
 
-from admin_api.api import Ctx, route
+from admin_api.api import Ctx, no_content, route
 from admin_api.auth import ADMIN, ANYONE, STAFF
 from admin_api.errors import ApiError, not_found
 from admin_api.pages import CURSOR, LIMIT, offset_of, page_from
@@ -85,7 +85,7 @@ async def remove_number(ctx: Ctx, list_name: str, number: str) -> Any:
     if not removed:
         raise not_found(f"number {number!r} on list {name}")
     await ctx.audit("dnc-remove", f"dnc:{name}", {"number": number})
-    return Response("", 204)
+    return no_content()
 
 
 @route(bp, "GET", "/v1/dnc-checks/<number>", summary="The do-not-call lists a number is on", roles=ANYONE,
