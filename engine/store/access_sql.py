@@ -288,7 +288,7 @@ class AccessStoreMixin:
                              cdr.recorded, json.dumps(list(cdr.agents))))
             except (TypeError, ValueError) as exc:
                 raise StoreError(f"cdr {cdr.contact_id}: not JSON-serialisable: {exc}") from None
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             for row, cdr in zip(rows, records, strict=True):
                 # A replayed journal emits the same record again: the later write wins, nothing is doubled. The
                 # agents of the earlier write are deleted by the primary key (agent_id, contact_id): a DELETE by

@@ -165,7 +165,7 @@ class LeadStoreMixin:
             raise StoreError(f"lead {lead_id!r} outcome: empty")
         if attempts is not None and (not isinstance(attempts, int) or attempts < 0):
             raise StoreError(f"lead {lead_id!r} attempts: expected a count >= 0, got {attempts!r}")
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             self._need_lead(db, campaign, lead_id)
             if attempts is None:
                 db.execute("UPDATE leads SET attempts = attempts + 1, last_attempt = ?, next_attempt = ?,"

@@ -92,7 +92,7 @@ class PostgresStore(SqlStore):
             raise StoreError(f"{self.where}: cannot set up the connection: {_first_line(exc)}") from None
         return PgConnection(raw)
 
-    def _begin(self) -> PgConnection:
+    def _begin(self, durable: bool = True) -> PgConnection:  # PostgreSQL commits durably either way
         for attempt in (1, 2):
             assert self._db is not None
             if self._db.raw.closed:  # lost by an earlier transaction

@@ -26,7 +26,7 @@ class ReportStoreMixin:
         for row in rows:
             if row.dimension not in DIMENSIONS:
                 raise StoreError(f"report row dimension {row.dimension!r}: expected one of {', '.join(DIMENSIONS)}")
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             for row in rows:
                 found = db.execute("SELECT counts, dispositions FROM report_intervals"
                                    " WHERE dimension = ? AND key = ? AND start = ?",

@@ -61,8 +61,9 @@ class SqlStore(AccessStoreMixin, ReportStoreMixin, TicketQueryMixin, LeadStoreMi
     # -------------------------------------------------------------------------------------------- backend ----
 
     @abstractmethod
-    def _begin(self) -> Any:
-        """Start a transaction on the connection and return the connection (the lock is held)."""
+    def _begin(self, durable: bool = True) -> Any:
+        """Start a transaction on the connection and return the connection (the lock is held). ``durable``:
+        its commit must survive a power cut, not only a crash of the process (see ``_tx``)."""
 
     def _failure(self, exc: BaseException) -> StoreUnavailable | None:
         """The ``StoreUnavailable`` to raise instead of a driver's ``exc`` when ``exc`` is the database failing
@@ -77,12 +78,18 @@ class SqlStore(AccessStoreMixin, ReportStoreMixin, TicketQueryMixin, LeadStoreMi
     # -------------------------------------------------------------------------------------------- plumbing ----
 
     @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        """One transaction, under the lock: committed on success, rolled back on any exception."""
+    def _tx(self, *, durable: bool = True) -> Iterator[Any]:
+        """One transaction, under the lock: committed on success, rolled back on any exception.
+
+        ``durable=False`` is for the high-rate records derived from the journal (CDRs, report counters, the
+        built-in CRM's interactions, lead attempts): a backend may commit them without waiting for the disk
+        (SQLite's ``synchronous = NORMAL`` in WAL mode: a power cut may lose the last of them, a crash of the
+        process loses nothing and nothing is ever corrupted), which makes a commit some 20 times cheaper. Users,
+        tokens, the audit trails, lists and imports stay durable."""
         with self._lock:
             if self._db is None:
                 raise StoreError(f"{self.where}: the store is closed")
-            db = self._begin()
+            db = self._begin(durable)
             try:
                 yield db
             except BaseException as exc:
@@ -160,7 +167,7 @@ class SqlStore(AccessStoreMixin, ReportStoreMixin, TicketQueryMixin, LeadStoreMi
     def find_or_create_customer(self, kind: str, value: str, name: str = "",
                                 attributes: dict[str, Any] | None = None) -> Customer:
         value = normalise_identity(kind, value)
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             row = db.execute("SELECT customer_id FROM identities WHERE kind = ? AND value = ?",
                              (kind, value)).fetchone()
             if row is not None:
@@ -207,7 +214,7 @@ class SqlStore(AccessStoreMixin, ReportStoreMixin, TicketQueryMixin, LeadStoreMi
         i = interaction
         if not isinstance(i.contact_id, str) or not i.contact_id:
             raise StoreError("interaction contact_id: empty")
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             if i.customer_id is not None:
                 self._need_customer(db, i.customer_id)
             db.execute(

@@ -33,12 +33,18 @@ class SqliteStore(SqlStore):
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA busy_timeout = 5000")
+            self._synchronous = "FULL"
+            self._db.execute("PRAGMA synchronous = FULL")
             self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
 
-    def _begin(self) -> sqlite3.Connection:
+    def _begin(self, durable: bool = True) -> sqlite3.Connection:
         assert self._db is not None
+        wanted = "FULL" if durable else "NORMAL"
+        if wanted != self._synchronous:  # a pragma, so only between transactions
+            self._db.execute(f"PRAGMA synchronous = {wanted}")
+            self._synchronous = wanted
         self._db.execute("BEGIN IMMEDIATE")
         return self._db
 

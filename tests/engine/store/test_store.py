@@ -273,3 +273,26 @@ def test_threads_and_connections_at_once_lose_no_update(store_target: str) -> No
     finally:
         for store in stores:
             store.close()
+
+
+def test_sqlite_commits_derived_records_without_waiting_for_the_disk(tmp_path: Path) -> None:
+    """CDRs, report counters, interactions and lead attempts are ``durable=False`` (WAL with synchronous NORMAL:
+    safe from a crash of the process, a power cut may lose the last ones); everything else waits for the disk."""
+    from engine.store import Interaction, SqliteStore
+
+    store = SqliteStore(tmp_path / "s.db")
+    try:
+        def synchronous() -> int:
+            return int(store._db.execute("PRAGMA synchronous").fetchone()[0])
+
+        assert synchronous() == 2  # FULL
+        store.record_interaction(Interaction("c1", None, "voice"))
+        assert synchronous() == 1  # NORMAL
+        store.add_report_rows([IntervalRow("queue", "q", 0.0)])
+        assert synchronous() == 1
+        store.add_audit("ann", "update", "queue:q")
+        assert synchronous() == 2
+        store.create_user("bob", "admin")
+        assert synchronous() == 2 and store.user("bob").role == "admin"
+    finally:
+        store.close()
