@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench prompts clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard engine/core/*.pyx)
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/switchboard bench routing --json
+
+# The gateway's prompts and hold music are committed; this regenerates them (needs espeak-ng and sox).
+prompts: $(STAMP)
+	$(PY) scripts/make_prompts.py
 
 clean:
 	rm -rf build $(VENV) engine/core/*.c engine/core/*.so var
