@@ -1,11 +1,11 @@
 """The admin API's app factory and its server.
 
 ``create_app(engine, config)`` builds the quart-trio app: one blueprint per resource (``health``, ``docs``, the
-REST resources of ``admin_api.resources``, ``chat``), the static pages under ``/static/``, JSON errors
-(``admin_api.errors``), the engine handle attached in ``while_serving`` (``app.extensions["switchboard"]``;
-handlers reach it through ``engine_handle()``) and the ``Authenticator`` on the engine's store
-(``app.extensions["switchboard_auth"]``). The REST routes are declared with ``admin_api.api.route`` and
-documented at ``/openapi.json`` and ``/docs``.
+REST resources of ``admin_api.resources``, ``chat``, ``desk``: the agent desktop and the web caller), the static
+pages under ``/static/``, JSON errors (``admin_api.errors``), the engine handle attached in ``while_serving``
+(``app.extensions["switchboard"]``; handlers reach it through ``engine_handle()``) and the ``Authenticator`` on
+the engine's store (``app.extensions["switchboard_auth"]``). The REST routes are declared with
+``admin_api.api.route`` and documented at ``/openapi.json`` and ``/docs``.
 
 ``serve(app, host, port, task_status=...)`` runs it with ``hypercorn.trio.serve`` in the caller's nursery (the
 engine's), so API and engine start and stop together; ``await nursery.start(serve, app, "127.0.0.1", 0)`` returns
@@ -48,6 +48,7 @@ def create_app(engine: EngineHandle, config: Mapping[str, Any] | None = None) ->
     from admin_api.api import TEXT_LIMIT
     from admin_api.auth import Authenticator
     from admin_api.chat import chat  # the blueprint imports engine_handle from here
+    from admin_api.desk import desk
     from admin_api.openapi import docs
     from admin_api.resources import blueprints
 
@@ -60,6 +61,7 @@ def create_app(engine: EngineHandle, config: Mapping[str, Any] | None = None) ->
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
     app.register_blueprint(chat)
+    app.register_blueprint(desk)
     app.extensions["switchboard_auth"] = Authenticator(engine.store, clock=engine.wall_clock)
 
     @app.while_serving

@@ -1,4 +1,4 @@
-"""Skills, queues and workflows: the routing configuration, changed live.
+"""Skills, queues and workflows: the routing configuration, changed live; and the disposition codes (read only).
 
 Every change is an engine event (``AddSkill``, ``UpsertQueue``, ``RemoveQueue``, ``UpsertWorkflow``,
 ``RemoveWorkflow``), validated by the engine against the whole configuration (a queue no agent could ever serve,
@@ -59,6 +59,20 @@ STEPS = {"type": "array", "items": STEP, "minItems": 1, "maxItems": 50}
 WORKFLOW = register("Workflow", closed({"id": ID, "steps": STEPS}, ("id", "steps")))
 SKILL = register("Skill", closed({"name": ID, "agents": {"type": "integer"}, "queues": {"type": "integer"}},
                                  ("name", "agents", "queues")))
+
+
+# ------------------------------------------------------------------------------------------ dispositions ----
+
+DISPOSITIONS = register("Dispositions", closed({"dispositions": {"type": "array", "items": {"type": "string"}}},
+                                               ("dispositions",)))
+
+
+@route(bp, "GET", "/v1/dispositions", summary="The disposition codes a wrap-up may give", roles=ANYONE,
+       tags=("queues",), response=DISPOSITIONS,
+       description="From the configuration's ``dispositions`` (the agent desktop's wrap-up list); the engine "
+                   "refuses a wrap-up with any other code.")
+async def list_dispositions(ctx: Ctx) -> dict[str, Any]:
+    return {"dispositions": list(ctx.engine.runtime.acd.config_now().dispositions)}
 
 
 # ------------------------------------------------------------------------------------------------ skills ----

@@ -16,7 +16,7 @@ from tests.admin_api.wsclient import WsClient
 
 TIMEOUT_S = 30.0
 PUBLIC_UNDECLARED = {"/healthz", "/docs", "/static/<path:filename>", "/chat/", "/chat/agent",
-                     "/chat/ws/customer", "/wallboard"}
+                     "/chat/ws/customer", "/wallboard", "/agent", "/call"}
 """Routes outside ``ENDPOINTS``: health, static pages and files, the customer's chat socket (customers are
 anonymous). Sockets that carry data for staff authenticate on their first frame (tested with them)."""
 
