@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Regenerate the gateway's shipped audio: every prompt of ``webrtc_gateway.prompt_texts`` spoken with espeak-ng,
-the hold-music loop and the voicemail beep, into ``webrtc_gateway/media_files/`` (``make prompts``).
+the hold-music loop, the voicemail beep and a second of silence, into ``webrtc_gateway/media_files/`` (``make prompts``).
 
 Needs the Debian packages ``espeak-ng`` and ``sox`` (only here: the files are committed, so ``make run`` and the
 tests never need them) and PyAV (installed with aiortc) for the encoding. Output: Ogg Opus, mono; prompts spoken
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from webrtc_gateway.prompt_texts import PROMPTS, Text  # noqa: E402
-from webrtc_gateway.prompts import BEEP, HOLD_MUSIC, PROMPTS_DIR  # noqa: E402
+from webrtc_gateway.prompts import BEEP, HOLD_MUSIC, PROMPTS_DIR, SILENCE  # noqa: E402
 
 RATE = 8000
 MUSIC_RATE = 16000
@@ -48,7 +48,7 @@ def speak(text: Text, language: str, out: Path, work: Path) -> None:
         subprocess.run(["espeak-ng", "-v", VOICES[lang], "-s", str(SPEED_WPM), "-w", str(path), words], check=True)
         raw.append(str(path))
     wav = work / "spoken.wav"
-    subprocess.run(["sox", *raw, "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer", str(wav),
+    subprocess.run(["sox", "-R", *raw, "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer", str(wav),
                     "norm", "-3", "pad", "0.05", "0.15"], check=True)
     with wave.open(str(wav)) as w:
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
@@ -136,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                 count += 1
     write_opus(HOLD_MUSIC, to_pcm(hold_music()), MUSIC_RATE, 24000)
     write_opus(BEEP, to_pcm(beep()), MUSIC_RATE, 24000)
-    print(f"make_prompts: {count} prompts, {HOLD_MUSIC.relative_to(ROOT)}, {BEEP.relative_to(ROOT)}")
+    write_opus(SILENCE, np.zeros(MUSIC_RATE, dtype="<i2"), MUSIC_RATE, 24000)
+    print(f"make_prompts: {count} prompts, {HOLD_MUSIC.relative_to(ROOT)}, {BEEP.relative_to(ROOT)}, "
+          f"{SILENCE.relative_to(ROOT)}")
     return 0
 
 

@@ -327,20 +327,32 @@
       gateway = null;
       setLine("offline", false);
       if (event.code === 4401 || event.code === 4403) return showLogin(event.reason || "Not allowed: sign in again.");
+      if (event.code === 4409) return report("This desk was opened in another window: use that one (or reload).");
       retry = Math.min(retry + 1, 5);
-      setTimeout(() => { if (me && !gateway) connectGateway(); }, 400 * retry);
+      const delay = event.code === 4503 ? 5000 : 400 * retry; // 4503: no gateway on this server (yet)
+      if (event.code === 4503) report("The phone system is not available on this server.");
+      setTimeout(() => { if (me && !gateway) connectGateway(); }, delay);
     };
   }
 
-  async function openLine(restart) {
+  // A new line (a new peer connection: the first one, or after a reload; the gateway moves a live call to it),
+  // or an ICE restart of the current one when the gateway says its media was lost.
+  async function openLine() {
     if (!microphone) microphone = await Phone.microphone();
     if (line) line.close();
     line = new Phone.Line(microphone, iceServers, (state) => {
-      setLine(state === "connected" ? "line up" : state, state === "connected");
       document.body.dataset.line = state;
+      if (state === "connected") setLine("line up", true);
+      else if (state === "failed") restartLine();
     });
     if (contact && contact.muted) line.mute(true);
-    send({ type: "offer", sdp: await line.offer(), restart: !!restart });
+    send({ type: "offer", sdp: await line.offer(false) });
+  }
+
+  async function restartLine() {
+    if (!line || line.state === "closed") return openLine();
+    setLine("reconnecting line", false);
+    send({ type: "offer", sdp: await line.offer(true), restart: true });
   }
 
   const handlers = {
@@ -350,20 +362,36 @@
       if (f.ice_servers) iceServers = f.ice_servers;
       if (f.resumed) resumed(f.call);
       else if (contact && contact.phase !== "wrap-up") clearCall();
-      const alive = line && (line.state === "connected" || line.state === "connecting");
-      if (!alive) await openLine(f.resumed);
-      setLine(alive ? "line up" : "connecting line", alive);
+      const alive = f.resumed && f.line === "up" && line && line.state === "connected";
+      if (alive) setLine("line up", true);
+      else {
+        setLine("connecting line", false);
+        await openLine();
+      }
       showAudioButton();
     },
     answer: async (f) => { if (line) await line.accept(f.sdp); },
+    line: (f) => {
+      if (f.state === "up") setLine("line up", true);
+      else if (f.state === "lost") restartLine();
+    },
     "offer-contact": (f) => ring(f),
+    dialing: (f) => { if (contact && contact.id === f.contact_id) $("offer-kind").textContent = "Dialling " + (f.number || "") + "…"; },
     connected: (f) => connect(f.contact_id),
     ended: (f) => ended(f),
     ack: (f) => acked(f),
     error: (f) => report(f.reason || f.code),
-    "consult-offer": (f) => consultOffer(f),
-    "consult-connected": (f) => consulting(f.target || f.to_agent || f.to_queue || "", true),
-    "consult-ended": () => consulting("", false),
+    consult: (f) => consultOffer(f),
+    consulting: (f) => {
+      if (contact && contact.id === f.contact_id && contact.phase === "connected") consulting(f.with, true);
+      else consultTalking(f);
+    },
+    "consult-declined": (f) => { consulting("", false); report((f.by || "The colleague") + " declined the consultation."); },
+    "consult-ended": () => { $("consult-offer").hidden = true; },
+    supervisor: (f) => {
+      $("supervisor-note").hidden = !f.mode;
+      $("supervisor-note").textContent = f.mode ? `${f.supervisor || "A supervisor"} is on the call (${f.mode}).` : "";
+    },
   };
 
   // ---------------------------------------------------------------------------------------- the call ----
@@ -447,6 +475,7 @@
     }
     contact.phase = "connected";
     contact.since = Date.now();
+    $("consult-offer").hidden = true;
     keep();
     showCall();
   }
@@ -585,12 +614,24 @@
     if (send({ type: "consult-cancel", contact_id: contact.id })) consulting("", false);
   });
 
+  // The target of a consultation: asked, then talking with the colleague (the caller hears music meanwhile).
   function consultOffer(frame) {
-    $("consult-from").textContent = frame.from_agent || frame.from || "A colleague";
+    $("consult-title").textContent = "A colleague asks to consult";
+    $("consult-from").textContent = frame.from || "A colleague";
     $("consult-contact").textContent = frame.contact_id;
     $("consult-offer").dataset.contact = frame.contact_id;
+    $("consult-answer").hidden = false;
+    $("consult-offer").classList.add("ringing");
     $("consult-offer").hidden = false;
     Phone.ring(true);
+  }
+
+  function consultTalking(frame) {
+    $("consult-title").textContent = "Consultation";
+    $("consult-from").textContent = frame.with || "a colleague";
+    $("consult-answer").hidden = true;
+    $("consult-offer").classList.remove("ringing");
+    $("consult-offer").hidden = false;
   }
 
   for (const [button, type] of [["consult-accept", "consult-accept"], ["consult-decline", "consult-decline"]]) {
@@ -598,7 +639,7 @@
       Phone.ring(false);
       Phone.resumeAudio();
       send({ type, contact_id: $("consult-offer").dataset.contact });
-      $("consult-offer").hidden = true;
+      if (type === "consult-decline") $("consult-offer").hidden = true;
     });
   }
 

@@ -8,7 +8,8 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const Phone = window.SwitchboardPhone;
-  let call = null; // {ws, line, contactId}
+  let call = null; // {ws, line, contactId, caller}
+  let iceServers = [];
   let registration = null; // {ws, address, incoming}
 
   function setCall(state, text) {
@@ -38,7 +39,7 @@
     if (!call) return;
     const finished = call;
     call = null;
-    finished.line.close();
+    if (finished.line) finished.line.close();
     if (finished.ws !== (registration && registration.ws)) finished.ws.close();
     setCall("ended", text || "Call ended.");
     $("dialed").textContent = "";
@@ -47,7 +48,10 @@
   // ----------------------------------------------------------------------------------------------- frames ----
 
   async function onFrame(ws, frame) {
-    if (frame.type === "answer" && call && call.ws === ws) {
+    if (frame.type === "hello") {
+      iceServers = frame.ice_servers || [];
+      if (call && call.ws === ws && !call.line) await dial(call);
+    } else if (frame.type === "answer" && call && call.ws === ws) {
       call.contactId = frame.contact_id || call.contactId;
       $("call-form").dataset.contact = call.contactId || "";
       await call.line.accept(frame.sdp);
@@ -60,11 +64,13 @@
       $("incoming").hidden = false;
       setCall("ringing", "Incoming call…");
       Phone.ring(true);
-    } else if (frame.type === "ended" || frame.type === "hangup") {
-      if (frame.call_id && registration && registration.incoming && registration.incoming.call_id === frame.call_id) {
+    } else if (frame.type === "incoming-cancelled") {
+      if (registration && registration.incoming && registration.incoming.call_id === frame.call_id) {
+        registration.incoming = null;
         stopRinging();
-        setCall("idle", "The call was withdrawn.");
+        setCall("idle", "Missed call.");
       }
+    } else if (frame.type === "ended") {
       end("Call ended" + (frame.reason ? " (" + frame.reason + ")." : "."));
     } else if (frame.type === "registered") {
       $("register-state").textContent = "Calls to " + frame.address + " ring here.";
@@ -83,26 +89,29 @@
 
   // ------------------------------------------------------------------------------------------ outgoing ----
 
-  $("call-form").addEventListener("submit", async (event) => {
+  // The socket first: its hello brings the ICE servers the peer connection needs.
+  $("call-form").addEventListener("submit", (event) => {
     event.preventDefault();
     if (call) return;
     $("status-lines").replaceChildren();
     setCall("calling", "Calling…");
-    let line;
-    try {
-      line = new Phone.Line(await Phone.microphone(), [], lineState);
-    } catch (error) {
-      return setCall("idle", "No microphone: " + error.message);
-    }
     const caller = new FormData(event.target).get("caller").trim();
     const ws = open((closed) => { if (call && call.ws === closed) end("Call ended."); });
-    call = { ws, line, contactId: null };
-    ws.onopen = async () => {
-      const frame = { type: "call", sdp: await line.offer() };
-      if (caller) frame.caller = caller;
-      ws.send(JSON.stringify(frame));
-    };
+    call = { ws, line: null, contactId: null, caller };
   });
+
+  async function dial(current) {
+    try {
+      current.line = new Phone.Line(await Phone.microphone(), iceServers, lineState);
+    } catch (error) {
+      call = null;
+      current.ws.close();
+      return setCall("idle", "No microphone: " + error.message);
+    }
+    const frame = { type: "call", sdp: await current.line.offer() };
+    if (current.caller) frame.caller = current.caller;
+    current.ws.send(JSON.stringify(frame));
+  }
 
   $("hangup").addEventListener("click", () => {
     if (!call) return;
@@ -111,7 +120,7 @@
   });
 
   function press(digit) {
-    if (!call || !call.line.dtmf(digit)) return;
+    if (!call || !call.line || !call.line.dtmf(digit)) return;
     $("dialed").textContent += digit;
     const button = document.querySelector(`#keypad [data-digit="${CSS.escape(digit)}"]`);
     if (button) {
@@ -155,10 +164,7 @@
       }
     });
     registration = { ws, address, incoming: null };
-    ws.onopen = () => {
-      ws.send(JSON.stringify({ type: "register", address }));
-      $("register-state").textContent = "Calls to " + address + " ring here.";
-    };
+    ws.onopen = () => ws.send(JSON.stringify({ type: "register", address }));
   });
 
   $("answer-incoming").addEventListener("click", async () => {
@@ -167,7 +173,7 @@
     stopRinging();
     setCall("calling", "Answering…");
     try {
-      const line = new Phone.Line(await Phone.microphone(), [], lineState);
+      const line = new Phone.Line(await Phone.microphone(), iceServers, lineState);
       call = { ws: registration.ws, line, contactId: offer.contact_id || offer.call_id };
       const sdp = await line.answer(offer.sdp);
       registration.ws.send(JSON.stringify({ type: "answer-call", call_id: offer.call_id, sdp }));

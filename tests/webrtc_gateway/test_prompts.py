@@ -4,6 +4,7 @@ directories; announcements are composed from the pieces; an operator's directory
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import av
@@ -62,6 +63,8 @@ def test_the_example_ivr_has_every_prompt_in_its_languages() -> None:
 
 
 def test_the_files_are_short_mono_opus_with_sound() -> None:
+    samples, rate = decode(pm.SILENCE)
+    assert len(samples) == rate and np.abs(samples).max() < 0.01
     for path in [*sorted(pm.PROMPTS_DIR.glob("*/*.opus")), pm.HOLD_MUSIC, pm.BEEP]:
         samples, rate = decode(path)
         seconds = len(samples) / rate
@@ -95,14 +98,14 @@ def names(paths: list[Path]) -> list[str]:
 
 def test_announcements_say_position_and_wait() -> None:
     prompts = pm.Prompts()
-    assert names(prompts.announcement(1, 30, "en")) == ["en/position-next", "en/wait-under-a-minute"]
-    assert names(prompts.announcement(3, 70, "en")) == [
+    assert names(prompts.announcement_files(1, 30, "en")) == ["en/position-next", "en/wait-under-a-minute"]
+    assert names(prompts.announcement_files(3, 70, "en")) == [
         "en/position-is", "en/number-3", "en/position-in-line", "en/wait-one-minute"]
-    assert names(prompts.announcement(42, 5 * 60 + 10, "es")) == [
+    assert names(prompts.announcement_files(42, 5 * 60 + 10, "es")) == [
         "es/position-is", "es/number-40", "es/and", "es/number-2", "es/position-in-line",
         "es/wait-is", "es/number-5", "es/minutes"]
-    assert names(prompts.announcement(250, 4000, "en")) == ["en/wait-over-an-hour"]
-    assert names(prompts.announcement(2, float("inf"), "fr")) == [
+    assert names(prompts.announcement_files(250, 4000, "en")) == ["en/wait-over-an-hour"]
+    assert names(prompts.announcement_files(2, float("inf"), "fr")) == [
         "en/position-is", "en/number-2", "en/position-in-line", "en/wait-under-a-minute"]
 
 
@@ -139,10 +142,51 @@ def test_an_operators_directory_comes_first(tmp_path: Path) -> None:
     (tmp_path / "en" / "goodbye.wav").write_bytes(b"RIFF")
     (tmp_path / "fr").mkdir()
     (tmp_path / "fr" / "bonjour.ogg").write_bytes(b"OggS")
-    prompts = pm.Prompts([tmp_path], hold_music=tmp_path / "music.opus")
+    prompts = pm.Prompts(dirs=[tmp_path], hold_music=tmp_path / "music.opus")
     assert prompts.find("goodbye", "en") == tmp_path / "en" / "goodbye.wav"
     assert prompts.find("closed", "en") == pm.PROMPTS_DIR / "en" / "closed.opus"
     assert prompts.find("bonjour", "fr") == tmp_path / "fr" / "bonjour.ogg"
     assert prompts.language_of("fr") == "fr" and prompts.language_of("de") == "en"
     assert prompts.hold_music == tmp_path / "music.opus"
     assert pm.Prompts().hold_music.is_file() and pm.Prompts().beep.is_file()
+
+
+def test_the_gateways_prompt_source(tmp_path: Path) -> None:
+    """``prompt`` always answers a file; ``announcement`` composes one WAV once; aliases and placeholders."""
+    prompts = pm.Prompts(tmp_path / "none", tmp_path / "cache")
+    assert prompts.prompt("goodbye", "es") == str(pm.PROMPTS_DIR / "es" / "goodbye.opus")
+    assert prompts.prompt("survey") == str(pm.PROMPTS_DIR / "en" / "survey-question.opus")
+    assert prompts.prompt("thank-you", "es") == str(pm.PROMPTS_DIR / "es" / "survey-thanks.opus")
+    assert prompts.prompt("hold-music") == prompts.music == str(pm.HOLD_MUSIC)
+    assert prompts.prompt("silence") == prompts.silence == str(pm.SILENCE)
+    odd, other = Path(prompts.prompt("no-such-prompt")), Path(prompts.prompt("another-one"))
+    assert odd.parent == tmp_path / "cache" / "placeholders" and odd.is_file() and other.is_file()
+    assert odd.read_bytes() != other.read_bytes()  # a pitch of its own
+    assert pm.Prompts().prompt("no-such-prompt") == str(pm.SILENCE)  # no cache: nothing is written
+    assert prompts.prompt("../../etc/passwd") == prompts.silence
+
+    path = Path(prompts.announcement(3, 300, "es"))
+    assert path.parent == tmp_path / "cache" / "announcements"
+    with wave.open(str(path)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 16000)
+        seconds = w.getnframes() / 16000
+    pieces = prompts.announcement_files(3, 300, "es")
+    assert abs(seconds - sum(len(decode(p)[0]) / decode(p)[1] for p in pieces)) < 0.1
+    stamp = path.stat().st_mtime_ns
+    assert prompts.announcement(3, 300, "es") == str(path) and path.stat().st_mtime_ns == stamp  # made once
+    assert prompts.announcement(4, 300, "es") != str(path)
+    prompts.prepare()
+
+
+def test_an_operators_flat_directory(tmp_path: Path) -> None:
+    """The ``<name>-<language>.<ext>`` and ``<name>.<ext>`` layout, and a hold-music of its own."""
+    for name in ("goodbye-es.wav", "welcome.ogg", "hold-music.opus"):
+        (tmp_path / name).write_bytes(b"x")
+    prompts = pm.Prompts(tmp_path)
+    assert prompts.find("goodbye", "es") == tmp_path / "goodbye-es.wav"
+    assert prompts.find("goodbye", "en") == pm.PROMPTS_DIR / "en" / "goodbye.opus"
+    assert prompts.find("welcome", "es") == pm.PROMPTS_DIR / "es" / "welcome.opus"  # a language's own first
+    assert prompts.find("welcome", "fr") == pm.PROMPTS_DIR / "en" / "welcome.opus"
+    (tmp_path / "custom.ogg").write_bytes(b"x")
+    assert prompts.find("custom", "es") == tmp_path / "custom.ogg"
+    assert prompts.music == str(tmp_path / "hold-music.opus")
