@@ -1,0 +1,142 @@
+"""End to end in real headless Chromium: the web caller (/call) and the agent desktop (/agent) in two browser
+contexts, ``switchboard serve`` with the WebRTC gateway between them, media on loopback.
+
+The caller presses digits through a two-level IVR (RFC 4733 from RTCDTMFSender), waits in the queue hearing hold
+music, the agent signs in, becomes available, sees the offer ring with the IVR path and answers; a tone sent by
+each side (WebAudio oscillators: 450 Hz from the caller, 1050 Hz from the agent) is heard by the other; the agent
+reloads the page mid-call and the call goes on (both tones heard again); the recording holds both tones. Then
+the agent hangs up and wraps up from the keyboard, and the contact's record has the disposition and the notes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.webrtc_gateway.browser import (
+    Center,
+    chromium,
+    needs_chromium,
+    open_page,
+    running_center,
+    sign_in,
+    tones_in,
+    wait_hears,
+    wait_hears_sound,
+)
+
+pytestmark = needs_chromium
+
+CALLER_HZ = 450.0
+AGENT_HZ = 1050.0
+
+IVR = """\
+entry = "main"
+default_language = "en"
+
+[menus.main]
+prompt = "main-menu-en"
+timeout_s = 10
+options = { 1 = { menu = "support" }, 3 = { queue = "sales" } }
+
+[menus.support]
+prompt = "support-menu-en"
+timeout_s = 10
+options = { 2 = { queue = "support" } }
+"""
+
+
+def config(tmp_path: Path) -> str:
+    return f"""\
+skills = ["support", "sales"]
+
+[[agents]]
+id = "a1"
+name = "Ann"
+skills = {{ support = 5, sales = 5 }}
+
+[[agents]]
+id = "a2"
+name = "Bob"
+skills = {{ support = 5 }}
+
+[[queues]]
+id = "support"
+skills = {{ support = 1 }}
+ring_timeout_s = 30
+announce_every_s = 20
+
+[[queues]]
+id = "sales"
+skills = {{ sales = 1 }}
+
+[plugins.ivr]
+menus = "{tmp_path / 'ivr.toml'}"
+
+[plugins.webrtc]
+workers = 1
+loopback = true
+record = true
+grace_s = 30
+"""
+
+
+def caller_calls(page, expect) -> None:  # type: ignore[no-untyped-def]
+    """The caller calls, hears the first menu and presses 1 (submenu) then 2 (the support queue)."""
+    page.click("#call")
+    expect(page.locator("body")).to_have_attribute("data-call", "in-call")
+    wait_hears_sound(page)  # the main menu's prompt
+    page.click('#keypad [data-digit="1"]')
+    page.click('#keypad [data-digit="2"]')
+    expect(page.locator("#dialed")).to_have_text("12")
+
+
+def test_a_web_call_through_the_ivr_to_the_agent_survives_a_reload(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users={"ann": "a1"}) as center, \
+            chromium() as browser:
+        run_the_call(center, browser, expect)
+    assert center.errors == []
+
+
+def run_the_call(center: Center, browser, expect) -> None:  # type: ignore[no-untyped-def]
+    caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
+    caller_calls(caller, expect)
+    caller.wait_for_function("() => document.querySelectorAll('#status-lines li').length > 0")
+
+    agent = open_page(browser, f"{center.url}/agent?testTone={AGENT_HZ:g}", center.errors)
+    sign_in(agent, "ann")
+    expect(agent.locator("#line-status")).to_have_text("line up")
+    agent.keyboard.press("r")  # available
+    expect(agent.locator("body")).to_have_attribute("data-phone", "ringing")
+    expect(agent.locator("#offer-queue")).to_have_text("support")
+    expect(agent.locator("#ivr-path li")).to_have_count(2)
+    contact_id = agent.locator("#offer-contact").inner_text()
+    agent.keyboard.press("a")  # answer
+    expect(agent.locator("body")).to_have_attribute("data-phone", "connected")
+
+    wait_hears(agent, CALLER_HZ)
+    wait_hears(caller, AGENT_HZ)
+
+    agent.reload()  # mid-call: the session and the call are resumed, the line moves to the new page
+    expect(agent.locator("body")).to_have_attribute("data-phone", "connected")
+    expect(agent.locator("#call-contact")).to_have_text(contact_id)
+    agent.click("#enable-audio")  # a reloaded page's audio waits for a click
+    expect(agent.locator("#line-status")).to_have_text("line up")
+    wait_hears(agent, CALLER_HZ)
+    wait_hears(caller, AGENT_HZ)
+    expect(caller.locator("body")).to_have_attribute("data-call", "in-call")
+
+    agent.keyboard.press("x")  # hang up
+    expect(agent.locator("body")).to_have_attribute("data-phone", "wrap-up")
+    agent.select_option("#disposition", "resolved")
+    agent.fill("#notes", "called about the outage")
+    agent.keyboard.press("Control+Enter")
+    expect(agent.locator("body")).to_have_attribute("data-phone", "idle")
+    expect(caller.locator("body")).to_have_attribute("data-call", "ended")
+
+    record = center.wait_api(f"/v1/cdrs/{contact_id}")
+    assert record["disposition"] == "resolved" and record["notes"] == "called about the outage"
+    recording = center.data_dir / "recordings" / f"{contact_id}.wav"
+    heard = tones_in(recording, [CALLER_HZ, AGENT_HZ])
+    assert heard[CALLER_HZ] > 0.3 and heard[AGENT_HZ] > 0.3, heard
