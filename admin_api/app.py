@@ -1,7 +1,8 @@
 """The admin API's app factory and its server.
 
 ``create_app(engine, config)`` builds the quart-trio app: one blueprint per resource (``health``, ``docs``, the
-REST resources of ``admin_api.resources``, ``chat``), the static pages under ``/static/``, JSON errors
+REST resources of ``admin_api.resources``, ``chat``, and what channel adapters serve through the
+``channel_blueprints`` hook: the WebRTC gateway's sockets), the static pages under ``/static/``, JSON errors
 (``admin_api.errors``), the engine handle attached in ``while_serving`` (``app.extensions["switchboard"]``;
 handlers reach it through ``engine_handle()``) and the ``Authenticator`` on the engine's store
 (``app.extensions["switchboard_auth"]``). The REST routes are declared with ``admin_api.api.route`` and
@@ -60,6 +61,9 @@ def create_app(engine: EngineHandle, config: Mapping[str, Any] | None = None) ->
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
     app.register_blueprint(chat)
+    for served in engine.plugins.call("channel_blueprints", deadline_s=10.0):  # adapters' own sockets
+        for blueprint in served if isinstance(served, list) else ():
+            app.register_blueprint(blueprint)
     app.extensions["switchboard_auth"] = Authenticator(engine.store, clock=engine.wall_clock)
 
     @app.while_serving
