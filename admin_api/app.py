@@ -1,8 +1,9 @@
 """The admin API's app factory and its server.
 
 ``create_app(engine, config)`` builds the quart-trio app: one blueprint per resource (``health``, ``docs``, the
-REST resources of ``admin_api.resources``, ``chat``, ``desk``: the agent desktop and the web caller), the static
-pages under ``/static/``, JSON errors (``admin_api.errors``), the engine handle attached in ``while_serving``
+REST resources of ``admin_api.resources``, ``chat``, ``desk``: the agent desktop and the web caller, and what
+channel adapters serve through the ``channel_blueprints`` hook: the WebRTC gateway's sockets), the static pages
+under ``/static/``, JSON errors (``admin_api.errors``), the engine handle attached in ``while_serving``
 (``app.extensions["switchboard"]``; handlers reach it through ``engine_handle()``) and the ``Authenticator`` on
 the engine's store (``app.extensions["switchboard_auth"]``). The REST routes are declared with
 ``admin_api.api.route`` and documented at ``/openapi.json`` and ``/docs``.
@@ -62,6 +63,9 @@ def create_app(engine: EngineHandle, config: Mapping[str, Any] | None = None) ->
         app.register_blueprint(blueprint)
     app.register_blueprint(chat)
     app.register_blueprint(desk)
+    for served in engine.plugins.call("channel_blueprints", deadline_s=10.0):  # adapters' own sockets
+        for blueprint in served if isinstance(served, list) else ():
+            app.register_blueprint(blueprint)
     app.extensions["switchboard_auth"] = Authenticator(engine.store, clock=engine.wall_clock)
 
     @app.while_serving

@@ -34,7 +34,8 @@ Agent, ``/chat/ws/agent/<agent_id>`` (authenticated: an ``Authorization: Bearer`
     <- {"type": "offer-cancelled" | "customer-left" | "ended", "contact_id", ...}
 
 Closing the agent's socket submits ``AgentDisconnected`` (its contacts go back to their queues) unless a newer
-socket of the same agent took over.
+socket of the same agent took over, or another adapter still holds the agent (``channel_agent_present``: the
+WebRTC gateway's session of the same agent desktop, which then decides).
 """
 
 from __future__ import annotations
@@ -273,11 +274,18 @@ async def agent_ws(agent_id: str) -> None:
             plugin.disconnect(me, outbox)
             if email is not None and email_outbox is not None:
                 email.unsubscribe(agent_id, email_outbox)
-            if not plugin.connected(me):
+            if not plugin.connected(me) and not await _present_elsewhere(engine, agent_id):
                 try:
                     await engine.runtime.submit(AgentDisconnected(agent_id))
                 except (AcdError, RuntimeError) as exc:
                     log.info("agent %s socket closed: %s", agent_id, exc)
+
+
+async def _present_elsewhere(engine: EngineHandle, agent_id: str) -> bool:
+    """Whether another channel adapter holds the agent (the WebRTC gateway's session, within its grace): then that
+    adapter decides when the agent is disconnected."""
+    answers = await engine.plugins.acall("channel_agent_present", agent_id=agent_id)
+    return any(answer is True for answer in answers)
 
 
 __all__ = ["chat", "STATIC"]

@@ -240,6 +240,26 @@ def channel_contact_ended(channel: str, record: Any, now: float) -> dict[str, An
     """
 
 
+@hookspec
+def channel_blueprints() -> list[Any]:
+    """Called once by ``admin_api.create_app``: the quart ``Blueprint`` objects an adapter serves on the admin
+    API's server (its own WebSockets and pages, e.g. the WebRTC gateway's ``/webrtc/ws/...``), so the admin API
+    needs no import of the adapter. Staff sockets declare themselves with ``admin_api.api.socket_route`` and
+    authenticate with ``ws_authenticate`` like the admin API's own. Returns a list of blueprints; collected (the
+    caller receives one list per implementation). Raising: logged and counted; that adapter serves nothing.
+    """
+
+
+@hookspec
+def channel_agent_present(agent_id: str) -> bool | None:
+    """Whether this adapter still holds a connection of ``agent_id`` (a socket, or a session kept through a
+    reconnection grace), so that another channel's socket of the same agent closing does not disconnect the agent
+    (``AgentDisconnected``): the adapter holding the presence submits it itself when it lets go. Returns ``True``
+    when it holds the agent, ``None`` otherwise; collected (any ``True`` means present). Raising or exceeding the
+    deadline: counted, and taken as not present.
+    """
+
+
 # -------------------------------------------------------------------------------------------------- tickets ----
 # Tickets (work orders): one reference (e.g. "T-000123") per ticket, statuses open / pending / resolved / closed,
 # an assignee, a department (queue) and a history. Tickets travel as mappings (``engine.store.Ticket.to_dict()``:

@@ -29,8 +29,10 @@ _NUM = (int, float)
 
 COMMANDS: dict[str, Fields] = {
     "hello": {"version": (int, True)},
-    "leg.offer": {"leg": (_STR, True), "sdp": (_STR, True), "role": (_STR, True), "ice": (dict, False)},
-    "leg.create_offer": {"leg": (_STR, True), "role": (_STR, True), "ice": (dict, False)},
+    "leg.offer": {"leg": (_STR, True), "sdp": (_STR, True), "role": (_STR, True), "ice": (dict, False),
+                  "media_timeout": (_NUM, False)},
+    "leg.create_offer": {"leg": (_STR, True), "role": (_STR, True), "ice": (dict, False),
+                         "media_timeout": (_NUM, False)},
     "leg.answer": {"leg": (_STR, True), "sdp": (_STR, True)},
     "leg.renegotiate": {"leg": (_STR, True), "sdp": (_STR, True)},
     "leg.close": {"leg": (_STR, True)},
@@ -52,7 +54,7 @@ EVENTS: dict[str, Fields] = {
     "leg.state": {"leg": (_STR, True), "state": (_STR, True)},
     "leg.media_lost": {"leg": (_STR, True), "silent_s": (_NUM, True)},
     "dtmf": {"leg": (_STR, True), "digit": (_STR, True), "source": (_STR, True), "duration_ms": (_NUM, False)},
-    "play.done": {"leg": (_STR, True), "play": (_STR, True)},
+    "play.done": {"leg": (_STR, True), "play": (_STR, True), "stopped": (bool, False)},
     "record.done": {"bridge": (_STR, True), "path": (_STR, True), "seconds": (_NUM, True)},
 }
 ROLES = ("agent", "caller", "supervisor")
@@ -66,12 +68,27 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...] | frozenset[str]] = {
 
 
 class ProtocolError(ValueError):
-    """A frame or message that breaks the protocol; the message names what is wrong."""
+    """A frame or message that breaks the protocol; the message names what is wrong. ``rid`` is the request id of
+    a command that was refused, when the frame was a map with an integer ``rid`` (so the sender can be answered)."""
+
+    def __init__(self, reason: str, rid: int | None = None) -> None:
+        super().__init__(reason)
+        self.rid = rid
 
 
 def check(message: Any) -> dict[str, Any]:
     """``message`` if it is a known command or event with its required fields of the right types (extra fields
     are allowed: results of ``ok``); ``ProtocolError`` otherwise."""
+    try:
+        return _check(message)
+    except ProtocolError as exc:
+        rid = message.get("rid") if isinstance(message, dict) else None
+        if isinstance(rid, int) and not isinstance(rid, bool):
+            exc.rid = rid
+        raise
+
+
+def _check(message: Any) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ProtocolError("a message must be a map")
     kind = message.get("t")
@@ -105,14 +122,27 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 class Decoder:
-    """Bytes in, checked messages out (``feed``). After a ``ProtocolError`` the stream is unusable."""
+    """Bytes in, checked messages out (``feed``). After a ``ProtocolError`` from ``feed`` the stream is unusable.
+
+    ``feed_each`` is the forgiving form, for a receiver that answers bad messages instead of hanging up (the media
+    worker): a whole frame that is wrong (undecodable, or failing ``check``) comes back in its place as the
+    ``ProtocolError`` saying why, and the frames after it are read as usual. Only a length over ``MAX_FRAME``
+    still raises: the frame boundaries are lost, nothing after it can be read."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
-        self._buffer += data
         out = []
+        for item in self.feed_each(data):
+            if isinstance(item, ProtocolError):
+                raise item
+            out.append(item)
+        return out
+
+    def feed_each(self, data: bytes) -> list[dict[str, Any] | ProtocolError]:
+        self._buffer += data
+        out: list[dict[str, Any] | ProtocolError] = []
         while len(self._buffer) >= _LENGTH.size:
             (length,) = _LENGTH.unpack_from(self._buffer)
             if length > MAX_FRAME:
@@ -123,9 +153,13 @@ class Decoder:
             del self._buffer[:_LENGTH.size + length]
             try:
                 message = msgpack.unpackb(body, raw=False, strict_map_key=True)
-            except (ValueError, msgpack.UnpackException) as exc:
-                raise ProtocolError(f"undecodable frame: {exc}") from None
-            out.append(check(message))
+            except Exception as exc:  # msgpack raises ValueError, TypeError (unhashable keys), its own errors
+                out.append(ProtocolError(f"undecodable frame: {exc}"))
+                continue
+            try:
+                out.append(check(message))
+            except ProtocolError as exc:
+                out.append(exc)
         return out
 
     @property

@@ -12,6 +12,9 @@ from typing import Any
 
 BUILTIN_PLUGINS: dict[str, str] = {
     "sim": "plugins.builtin.sim:SimChannelPlugin",
+    # the WebRTC gateway (browser agents and web callers): a channel adapter of its own package, registered here
+    # so the admin API serves its sockets; it runs only when switchboard serve starts it (docs/gateway.md)
+    "webrtc": "webrtc_gateway.plugin:WebRtcPlugin",
     "ivr": "plugins.builtin.ivr.plugin:IvrPlugin",
     "chat": "plugins.builtin.chat.plugin:ChatChannelPlugin",
     "email": "plugins.builtin.email.plugin:EmailChannelPlugin",

@@ -16,9 +16,10 @@ from tests.admin_api.wsclient import WsClient
 
 TIMEOUT_S = 30.0
 PUBLIC_UNDECLARED = {"/healthz", "/docs", "/static/<path:filename>", "/chat/", "/chat/agent",
-                     "/chat/ws/customer", "/wallboard", "/agent", "/call"}
-"""Routes outside ``ENDPOINTS``: health, static pages and files, the customer's chat socket (customers are
-anonymous). Sockets that carry data for staff authenticate on their first frame (tested with them)."""
+                     "/chat/ws/customer", "/wallboard", "/webrtc/ws/caller", "/agent", "/call"}
+"""Routes outside ``ENDPOINTS``: health, static pages and files, the customer's chat socket and the web caller's
+socket (customers are anonymous). Sockets that carry data for staff authenticate on their first frame (tested
+with them)."""
 
 
 def _concrete(endpoint: Endpoint) -> str:
@@ -77,6 +78,7 @@ async def test_every_socket_refuses_anonymous_and_wrong_roles(tmp_path: Path) ->
     blueprints()  # declares every socket, whichever test runs first
     assert "/v1/stream" in SOCKETS
     async with running_api(tmp_path) as api:
+        assert {"/webrtc/ws/agent/<agent_id>", "/webrtc/ws/supervisor"} <= set(SOCKETS)  # the gateway's, too
         with trio.fail_after(TIMEOUT_S):
             for path, roles in SOCKETS.items():
                 concrete = re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "x", path)

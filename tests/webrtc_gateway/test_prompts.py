@@ -13,6 +13,7 @@ import pytest
 
 from engine.config import demo_config
 from engine.dialer_events import PlayMessage
+from engine.errors import ConfigError
 from engine.events import OfferCallback, PlayAnnouncement, PlayPrompt
 from engine.ivr import DEFAULT_PROMPTS
 from engine.ivr_events import IvrPlay, RecordVoicemail
@@ -21,6 +22,7 @@ from engine.survey import StartSurvey
 from plugins.builtin.ivr.menus import Known, load_menus
 from webrtc_gateway import prompts as pm
 from webrtc_gateway.prompt_texts import ANNOUNCEMENT_PIECES, LANGUAGES, PROMPTS
+from webrtc_gateway.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ACD_PROMPTS = {"closed", "unavailable", "max-wait", "overflow-full", "callback-confirmed", "transfer", "hold",
@@ -190,3 +192,19 @@ def test_an_operators_flat_directory(tmp_path: Path) -> None:
     (tmp_path / "custom.ogg").write_bytes(b"x")
     assert prompts.find("custom", "es") == tmp_path / "custom.ogg"
     assert prompts.music == str(tmp_path / "hold-music.opus")
+
+
+def test_settings_are_checked_key_by_key() -> None:
+    settings = Settings.from_section({"grace_s": 5, "stun": ["stun:stun.example.com:3478"], "loopback": True,
+                                      "turn": [{"urls": "turn:t.example.com", "username": "u",
+                                                "credential": "p"}]})
+    assert settings.grace_s == 5.0 and settings.ice()["loopback"] is True
+    assert settings.ice_servers()[0] == {"urls": "stun:stun.example.com:3478"}
+    for section, problem in (({"grace_s": 0}, "seconds"), ({"workers": -1}, "whole number"),
+                             ({"stun": ["http://x"]}, "stun:"), ({"turn": [{"urls": "x"}]}, "turn:"),
+                             ({"colour": "blue"}, "unknown key"), ({"record": "yes"}, "true or false")):
+        with pytest.raises(ConfigError) as bad:
+            Settings.from_section(section)
+        assert problem in str(bad.value)
+    assert Settings.from_config({}) is None and Settings.from_config({}, default_on=True) == Settings()
+    assert Settings.from_config({"plugins": {"webrtc": {"enabled": False}}}, default_on=True) is None
