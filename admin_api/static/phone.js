@@ -26,8 +26,9 @@ window.SwitchboardPhone = (function () {
 
   const wsUrl = (path) => (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
 
+  // Whether the browser keeps this page silent until a click (a page reloaded without one).
   function audioBlocked() {
-    return !!context && context.state !== "running";
+    return (!!context && context.state !== "running") || (!!remote && remote.element.paused);
   }
 
   async function resumeAudio() {
