@@ -125,20 +125,36 @@ def sign_in(page: Any, user: str) -> None:
     page.click("#login-form button[type=submit]")
 
 
-def wait_hears(page: Any, hz: float, timeout_ms: int = TIMEOUT_MS) -> None:
-    """Until ``page`` hears a tone of ``hz`` (its loudest frequency, within 25 Hz) three polls in a row."""
+def _wait_audio(page: Any, test: str, arg: Any, timeout_ms: int) -> None:
+    """Until ``test`` (a JavaScript expression of ``a``, the page's ``window.switchboardAudio``, and ``arg``) holds
+    for three polls in a row, 100 ms apart."""
     page.wait_for_function(
-        """hz => {
-             const heard = window.switchboardAudio && window.switchboardAudio.hears(hz);
-             window.__heardRun = heard ? (window.__heardRun || 0) + 1 : 0;
-             return window.__heardRun >= 3;
-           }""", arg=hz, polling=100, timeout=timeout_ms)
+        f"""arg => {{
+              const a = window.switchboardAudio;
+              const ok = !!a && ({test});
+              window.__audioRun = ok ? (window.__audioRun || 0) + 1 : 0;
+              return window.__audioRun >= 3;
+            }}""", arg=arg, polling=100, timeout=timeout_ms)
+
+
+def wait_hears(page: Any, hz: float, timeout_ms: int = TIMEOUT_MS) -> None:
+    """Until ``page`` hears a tone of ``hz`` (its loudest frequency, within 25 Hz)."""
+    _wait_audio(page, "a.hears(arg)", hz, timeout_ms)
+
+
+def wait_not_hears(page: Any, hz: float, timeout_ms: int = TIMEOUT_MS) -> None:
+    """Until the loudest thing ``page`` hears is not a tone of ``hz`` (silence, music, another tone)."""
+    _wait_audio(page, "!a.hears(arg)", hz, timeout_ms)
 
 
 def wait_hears_sound(page: Any, timeout_ms: int = TIMEOUT_MS) -> None:
     """Until ``page`` hears anything (a prompt, music) above -70 dB."""
-    page.wait_for_function("() => { const p = window.switchboardAudio && window.switchboardAudio.peak();"
-                           " return !!p && p.db > -70; }", polling=100, timeout=timeout_ms)
+    _wait_audio(page, "(p => !!p && p.db > -70)(a.peak())", None, timeout_ms)
+
+
+def wait_silence(page: Any, timeout_ms: int = TIMEOUT_MS) -> None:
+    """Until ``page`` hears nothing above -70 dB."""
+    _wait_audio(page, "(p => !p || !(p.db > -70))(a.peak())", None, timeout_ms)
 
 
 def tones_in(path: Path, wanted: list[float], window_s: float = 0.5) -> dict[float, float]:

@@ -3,7 +3,7 @@ contexts, ``switchboard serve`` with the WebRTC gateway between them, media on l
 
 The caller presses digits through a two-level IVR (RFC 4733 from RTCDTMFSender), waits in the queue hearing hold
 music, the agent signs in, becomes available, sees the offer ring with the IVR path and answers; a tone sent by
-each side (WebAudio oscillators: 450 Hz from the caller, 1050 Hz from the agent) is heard by the other; the agent
+each side (WebAudio oscillators: 450 Hz from the caller, 1400 Hz from the agent) is heard by the other; the agent
 reloads the page mid-call and the call goes on (both tones heard again); the recording holds both tones. Then
 the agent hangs up and wraps up from the keyboard, and the contact's record has the disposition and the notes.
 """
@@ -22,12 +22,16 @@ from tests.webrtc_gateway.browser import (
     tones_in,
     wait_hears,
     wait_hears_sound,
+    wait_not_hears,
+    wait_silence,
 )
 
 pytestmark = needs_chromium
 
 CALLER_HZ = 450.0
-AGENT_HZ = 1050.0
+AGENT_HZ = 1400.0
+OTHER_AGENT_HZ = 1700.0
+"""The tones each side sends: apart from each other and from the hold music's notes and their octaves."""
 
 IVR = """\
 entry = "main"
@@ -90,6 +94,18 @@ def caller_calls(page, expect) -> None:  # type: ignore[no-untyped-def]
     expect(page.locator("#dialed")).to_have_text("12")
 
 
+def agent_answers(center: Center, browser, expect, user: str, hz: float):  # type: ignore[no-untyped-def]
+    """An agent's desktop signed in, available, answering the call that rings; the page."""
+    agent = open_page(browser, f"{center.url}/agent?testTone={hz:g}", center.errors)
+    sign_in(agent, user)
+    expect(agent.locator("#line-status")).to_have_text("line up")
+    agent.keyboard.press("r")  # available
+    expect(agent.locator("body")).to_have_attribute("data-phone", "ringing")
+    agent.keyboard.press("a")  # answer
+    expect(agent.locator("body")).to_have_attribute("data-phone", "connected")
+    return agent
+
+
 def test_a_web_call_through_the_ivr_to_the_agent_survives_a_reload(tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
@@ -141,3 +157,53 @@ def run_the_call(center: Center, browser, expect) -> None:  # type: ignore[no-un
     recording = center.data_dir / "recordings" / f"{contact_id}.wav"
     heard = tones_in(recording, [CALLER_HZ, AGENT_HZ])
     assert heard[CALLER_HZ] > 0.3 and heard[AGENT_HZ] > 0.3, heard
+
+
+def test_mute_hold_and_a_blind_transfer_from_the_desktop(tmp_path: Path) -> None:
+    """Mute: the caller hears silence; hold: the caller hears music and the agent nothing; a blind transfer to
+    another agent: the caller talks to them, the first agent wraps up."""
+    from playwright.sync_api import expect
+
+    users = {"ann": "a1", "bob": "a2"}
+    with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users=users) as center, \
+            chromium() as browser:
+        caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
+        caller_calls(caller, expect)
+        ann = agent_answers(center, browser, expect, "ann", AGENT_HZ)
+        wait_hears(caller, AGENT_HZ)
+        wait_hears(ann, CALLER_HZ)
+
+        ann.keyboard.press("m")
+        expect(ann.locator("#mute")).to_have_attribute("aria-pressed", "true")
+        wait_silence(caller)
+        wait_hears(ann, CALLER_HZ)  # muted: the agent still hears the caller
+        ann.keyboard.press("m")
+        wait_hears(caller, AGENT_HZ)
+
+        ann.keyboard.press("h")
+        expect(ann.locator("#call-flags")).to_have_text("on hold")
+        wait_not_hears(caller, AGENT_HZ)
+        wait_hears_sound(caller)  # the hold music
+        wait_silence(ann)
+        ann.keyboard.press("h")
+        wait_hears(caller, AGENT_HZ)
+        wait_hears(ann, CALLER_HZ)
+
+        bob = open_page(browser, f"{center.url}/agent?testTone={OTHER_AGENT_HZ:g}", center.errors)
+        sign_in(bob, "bob")
+        expect(bob.locator("#line-status")).to_have_text("line up")
+        bob.keyboard.press("r")
+        ann.keyboard.press("t")
+        ann.check('#transfer-form input[name=to][value=agent]')
+        ann.fill("#transfer-agent", "a2")
+        ann.click("#transfer-go")
+        expect(ann.locator("body")).to_have_attribute("data-phone", "wrap-up")
+        expect(bob.locator("body")).to_have_attribute("data-phone", "ringing")
+        bob.keyboard.press("a")
+        expect(bob.locator("body")).to_have_attribute("data-phone", "connected")
+        wait_hears(caller, OTHER_AGENT_HZ)
+        wait_hears(bob, CALLER_HZ)
+        ann.select_option("#disposition", "escalated")
+        ann.click("#wrapup-done")
+        expect(ann.locator("body")).to_have_attribute("data-phone", "idle")
+    assert center.errors == []
