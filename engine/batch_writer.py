@@ -93,6 +93,12 @@ class CdrWriter(BatchWriter[Cdr]):
         if type(action) is ContactRecord:
             self._gathered.append(Cdr.from_record(action, now))
 
+    def amend(self, record: ContactRecord, now: float) -> None:
+        """The same contact's record again, with what its channel adapter added (``ChannelDispatcher.on_record``:
+        the WebRTC gateway's recording path): written again, the later write wins (``Store.add_cdrs`` replaces a
+        record of the same contact)."""
+        self.handle(record, now)
+
     def _take(self) -> list[Cdr]:
         gathered, self._gathered = self._gathered, []
         return gathered

@@ -367,6 +367,7 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
     dispatcher = host.attach(runtime)
     compliance = _attach_dialer_sinks(runtime, host)
     writers = _attach_writers(runtime, host)
+    dispatcher.on_record = writers[-1].amend  # what a channel adapter adds to a record (a recording) reaches the CDR
     live = LiveFigures(acd, timezone=args.live_timezone)
     runtime.add_sink(live)
     api = EngineHandle(runtime, host.manager, host.config, dispatcher=dispatcher, live=live)

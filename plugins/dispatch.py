@@ -9,7 +9,8 @@ channel:
     PlayPrompt, PlayAnnouncement, OfferCallback    -> channel_play
     StartSurvey (engine.survey)                    -> channel_play
     HangUp, CancelOffer                            -> channel_hangup
-    ContactRecord                                  -> channel_contact_ended, then crm_write_back (data merged)
+    ContactRecord                                  -> channel_contact_ended, then crm_write_back (data merged;
+                                                      on_record, when the adapter added data)
 
 Most actions carry only a contact id, so the dispatcher learns each contact's channel: adapters call
 ``track(contact_id, channel)`` before they submit a ``ContactArrived``, and ``OfferContact`` / ``ContactRecord``
@@ -89,19 +90,23 @@ class ChannelDispatcher:
     learnt from the contact's ``ContactStateChanged`` (which come before its channel actions): the dispatcher
     runs behind the ACD, which may have let the contact go by then (a caller turned away at closed hours).
     ``on_result(hook, result, now)``: called with an adapter's answer when it is more than ``True`` (the
-    simulator answers with the follow-up events it schedules).
+    simulator answers with the follow-up events it schedules). ``on_record(record, now)``: called with a record
+    the adapter added data to (``channel_contact_ended``: the WebRTC gateway's recording path), merged, so the
+    CDR store can keep it too (``switchboard serve`` passes ``CdrWriter.amend``).
     """
 
     def __init__(self, manager: Any, channels: Iterable[str] | None, *, deadline_s: float = 1.0,
                  write_back: bool = True, keep_records: int = 1000,
                  lookup: Callable[[str], str | None] | None = None,
                  queue_lookup: Callable[[str], str | None] | None = None,
-                 on_result: Callable[[str, Any, float], None] | None = None) -> None:
+                 on_result: Callable[[str, Any, float], None] | None = None,
+                 on_record: Callable[[ContactRecord, float], None] | None = None) -> None:
         self.manager = manager
         self.channels = None if channels is None else frozenset(channels)
         self.lookup = lookup
         self.queue_lookup = queue_lookup
         self.on_result = on_result
+        self.on_record = on_record
         self.deadline_s = deadline_s
         self.write_back = write_back
         self.keep_records = keep_records
@@ -181,6 +186,8 @@ class ChannelDispatcher:
                                          record=record, now=now)
         if isinstance(extra, dict) and extra:
             record = dataclasses.replace(record, data={**record.data, **extra})
+            if self.on_record is not None:
+                self.on_record(record, now)
         self.records.append(record)
         del self.records[:-self.keep_records]
         if not self.write_back:

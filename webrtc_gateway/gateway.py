@@ -33,7 +33,7 @@ import itertools
 import logging
 import math
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,9 +57,10 @@ from engine.events import (
     WrapUpDone,
 )
 from engine.ivr_events import CallerEntered
-from webrtc_gateway.calls import WEBRTC_PREFIX, CallError, Calls, Digits, Effect, Media, Ring, Send, Submit
+from webrtc_gateway.calls import WEBRTC_PREFIX, CallError, Calls, Digits, Effect, Media, Move, Ring, Send, Submit
 from webrtc_gateway.frames import AGENT_STATES, CandidateBudget, FrameError, error
 from webrtc_gateway.lanes import Lanes
+from webrtc_gateway.pool import MediaError
 from webrtc_gateway.prompts import Prompts
 from webrtc_gateway.sessions import Session, SessionTable
 from webrtc_gateway.settings import Settings
@@ -70,23 +71,25 @@ CHANNEL = "voice"
 OUTBOX_SIZE = 500
 COMMAND_TIMEOUT_S = 10.0
 """The longest a media command may take before it counts as failed."""
+MOVE_TIMEOUT_S = 15.0
+"""How long an agent page has to answer a ``line-offer`` (its line moving to another media worker)."""
 CLOSE_KEY = "_close"
 """A frame carrying this key (a WebSocket close code) makes its socket send it and close."""
-
-
-class MediaError(Exception):
-    """A media command failed: ``str(exc)`` is the worker's reason (or the pool's)."""
 
 
 class MediaPort(Protocol):
     """What the gateway needs of the media pool (``webrtc_gateway.pool.MediaPool``)."""
 
-    async def request(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        """Carry out one command (``webrtc_gateway.protocol``, without ``rid``); its result, or ``MediaError``."""
+    events: trio.MemoryReceiveChannel[dict[str, Any]]
+    """Every worker event (``leg.state``, ``dtmf``, ...), in order per worker; a dead worker's legs come as
+    ``leg.state failed``."""
 
-    def events(self) -> AsyncIterator[dict[str, Any]]:
-        """Every worker event (``leg.state``, ``dtmf``, ...), in order per worker; a dead worker's legs come as
-        ``leg.state failed``."""
+    async def request(self, command: dict[str, Any], *, near: str | None = None) -> dict[str, Any]:
+        """Carry out one command (``webrtc_gateway.protocol``, without ``rid``); its result, or ``MediaError``.
+        A new leg goes ``near`` another leg's worker when asked."""
+
+    def worker_of(self, leg: str) -> int | None:
+        """The worker holding ``leg`` (``None``: unknown)."""
 
 
 @dataclass(eq=False)
@@ -130,7 +133,7 @@ class Gateway:
         self.recordings = recordings
         self.prompts = Prompts(self.data_dir / settings.prompts, self.data_dir / "prompts-generated")
         self.calls = Calls(self.prompts, record_path=self._record_path if settings.record else None,
-                           surveyed=self._surveyed)
+                           surveyed=self._surveyed, colocated=self._colocated)
         self.sessions = SessionTable(grace_s=settings.grace_s)
         self.ivr: Any = None
         self.lanes: Lanes | None = None
@@ -138,7 +141,7 @@ class Gateway:
         self.caller_sockets: dict[str, Socket] = {}  # contact / call id -> its caller's socket
         self.registered: dict[str, Socket] = {}  # address -> the socket that registered it
         self.supervisors: dict[str, Socket] = {}
-        self.line_budget: dict[str, int] = {}
+        self.moving: dict[str, tuple[str, trio.Event]] = {}  # agent -> (new line leg, answered)
         self._waiters: dict[str, trio.Event] = {}
         self._rearm = trio.Event()
         self._ids = itertools.count(1)
@@ -199,6 +202,11 @@ class Gateway:
             elif isinstance(effect, Ring):
                 if self.lanes is not None:
                     self.lanes.push(effect.contact_id, lambda e=effect: self._ring(e))  # type: ignore[misc]
+            elif isinstance(effect, Move):
+                if self.lanes is not None and effect.agent_id not in self.moving:
+                    self.moving[effect.agent_id] = ("", trio.Event())
+                    self.lanes.push(f"move:{effect.agent_id}",
+                                    lambda e=effect: self._move(e.agent_id, e.near))  # type: ignore[misc]
             elif isinstance(effect, Media):
                 jobs.append(lambda cmd=effect.cmd: self._command(cmd))  # type: ignore[misc]
             elif isinstance(effect, Submit):
@@ -209,14 +217,15 @@ class Gateway:
         self._rearm.set()
 
     async def _command(self, cmd: dict[str, Any]) -> None:
+        log.debug("media %s", cmd)
         try:
             await self._request(cmd)
         except MediaError as exc:
             log.info("media %s (%s) failed: %s", cmd.get("t"), cmd.get("leg") or cmd.get("bridge"), exc)
 
-    async def _request(self, cmd: dict[str, Any]) -> dict[str, Any]:
+    async def _request(self, cmd: dict[str, Any], *, near: str | None = None) -> dict[str, Any]:
         with trio.move_on_after(COMMAND_TIMEOUT_S):
-            return await self.media.request(cmd)
+            return await self.media.request(cmd, near=near)
         raise MediaError(f"{cmd.get('t')}: no answer from the media worker in {COMMAND_TIMEOUT_S} s")
 
     async def _submit(self, event: Event, to: str = "engine") -> bool:
@@ -286,13 +295,14 @@ class Gateway:
     # ------------------------------------------------------------------------------------------- media ----
 
     async def _media_events(self) -> None:
-        async for event in self.media.events():
+        async for event in self.media.events:
             try:
                 self._media_event(event)
             except Exception:
                 log.exception("media event %s could not be handled", event.get("t"))
 
     def _media_event(self, event: dict[str, Any]) -> None:
+        log.debug("media event %s", event)
         kind = event.get("t")
         if kind == "record.done":
             log.info("recording %s done: %.1f s", event.get("path"), event.get("seconds", 0.0))
@@ -464,8 +474,10 @@ class Gateway:
                 raise CallError("refused", "the session is already open")
             if kind == "offer":
                 sock.budget.reset()
-                return [await self._line_offer(sock, frame["sdp"], bool(frame.get("restart")))]
-            if kind == "state":
+                return [await self._line_offer(sock, frame["sdp"])]
+            if kind == "line-answer":
+                await self._line_answer(sock, frame["sdp"])
+            elif kind == "state":
                 await self._agent_state(agent, frame["state"], frame.get("reason") or "break")
             elif kind in ("accept", "decline") or kind == "preview":
                 self.calls.check_agent(agent, contact)
@@ -558,13 +570,19 @@ class Gateway:
         data = getattr(contact, "data", None)
         return data if isinstance(data, dict) else {}
 
-    async def _line_offer(self, sock: Socket, sdp: str, restart: bool) -> dict[str, Any]:
-        """The agent's line: a new leg (moving a live call to it), or a renegotiation of the current one."""
+    async def _line_offer(self, sock: Socket, sdp: str) -> dict[str, Any]:
+        """The agent's line: a renegotiation of the current leg (a reloaded page, a new peer connection: the
+        leg keeps its bridge), or a new leg when there is none (or it died with its worker)."""
         agent = sock.agent_id
         line = self.calls.lines.get(agent)
-        if restart and line is not None and line.leg is not None:
-            result = await self._leg_request({"t": "leg.renegotiate", "leg": line.leg, "sdp": sdp})
-            return {"type": "answer", "sdp": result["sdp"]}
+        if line is not None and line.leg is not None and self.media.worker_of(line.leg) is not None:
+            try:  # the same line from a new peer connection: its bridge and recording go on
+                result = await self._request({"t": "leg.renegotiate", "leg": line.leg, "sdp": sdp})
+                self.sessions.set_line(sock.session_id, "none", self.now())
+                return {"type": "answer", "sdp": result["sdp"]}
+            except MediaError as exc:
+                if "unknown leg" not in str(exc) and "is gone" not in str(exc):
+                    raise FrameError("bad-sdp", f"the media worker refused the description: {exc}") from None
         leg = _leg_id("agent")
         result = await self._leg_request({"t": "leg.offer", "leg": leg, "sdp": sdp, "role": "agent",
                                           "ice": self.settings.ice()})
@@ -575,14 +593,54 @@ class Gateway:
         self.sessions.set_line(sock.session_id, "none", self.now())  # up when its media connects
         return {"type": "answer", "sdp": result["sdp"]}
 
-    async def _leg_request(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        """A command answering a browser's SDP: the worker's refusal is the browser's bad input."""
+    async def _leg_request(self, cmd: dict[str, Any], *, near: str | None = None) -> dict[str, Any]:
+        """A command answering a browser's SDP: the worker's refusal is the browser's bad input (unless the
+        media plane itself is missing: no worker, no answer)."""
         try:
-            return await self._request(cmd)
+            return await self._request(cmd, near=near)
         except MediaError as exc:
-            if "no answer" in str(exc) or "unavailable" in str(exc):
-                raise CallError("unavailable", f"media: {exc}") from None
-            raise FrameError("bad-sdp", f"the media worker refused the description: {exc}") from None
+            text = str(exc)
+            if any(word in text for word in ("no answer", "no media worker", "is gone", "not running",
+                                             "unknown leg")):
+                raise CallError("unavailable", f"media: {text}") from None
+            raise FrameError("bad-sdp", f"the media worker refused the description: {text}") from None
+
+    def _colocated(self, a: str, b: str) -> bool:
+        wa, wb = self.media.worker_of(a), self.media.worker_of(b)
+        return wa is None or wb is None or wa == wb
+
+    async def _move(self, agent: str, near: str) -> None:
+        """Give ``agent`` a new line on the worker of leg ``near``: the gateway offers (``line-offer``), the agent
+        page answers from a new peer connection (``line-answer``), then the old line closes and a live call moves
+        to the new one (``Calls.line_leg``)."""
+        answered = self.moving[agent][1]
+        leg = _leg_id("agent")
+        try:
+            result = await self._request({"t": "leg.create_offer", "leg": leg, "role": "agent",
+                                          "ice": self.settings.ice()}, near=near)
+        except MediaError as exc:
+            log.warning("agent %s: cannot move its line near %s: %s", agent, near, exc)
+            self.moving.pop(agent, None)
+            return
+        self.moving[agent] = (leg, answered)
+        self.deliver(("agent", agent), {"type": "line-offer", "sdp": result["sdp"]})
+        with trio.move_on_after(MOVE_TIMEOUT_S):
+            await answered.wait()
+        if self.moving.get(agent, ("", None))[1] is answered:
+            del self.moving[agent]
+        if not answered.is_set():
+            log.warning("agent %s did not answer its line-offer in %s s", agent, MOVE_TIMEOUT_S)
+            await self._command({"t": "leg.close", "leg": leg})
+
+    async def _line_answer(self, sock: Socket, sdp: str) -> None:
+        agent = sock.agent_id
+        leg, answered = self.moving.get(agent, ("", None))
+        if not leg or answered is None or answered.is_set():
+            raise CallError("refused", "no line-offer is waiting for an answer")
+        await self._leg_request({"t": "leg.answer", "leg": leg, "sdp": sdp})
+        answered.set()
+        self.apply(self.calls.line_leg(agent, leg), agent)
+        self.sessions.set_line(sock.session_id, "none", self.now())
 
     # ----------------------------------------------------------------------------------------- callers ----
 
@@ -720,8 +778,9 @@ class Gateway:
         if self.calls.call_of(agent_id) is None:
             raise CallError("refused", f"agent {agent_id!r} is not on a call")
         leg = _leg_id("supervisor")
+        caller = self.calls.caller(self.calls.call_of(agent_id)["contact_id"])  # type: ignore[index]
         result = await self._leg_request({"t": "leg.offer", "leg": leg, "sdp": sdp, "role": "supervisor",
-                                          "ice": self.settings.ice()})
+                                          "ice": self.settings.ice()}, near=caller.leg if caller else None)
         try:
             effects = self.calls.supervise(sock.id, agent_id, leg, mode)
         except CallError:

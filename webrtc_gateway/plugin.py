@@ -171,7 +171,14 @@ class WebRtcPlugin:
         return gateway.calls.contact_ended(record.contact_id)
 
 
-def _pool(settings: Settings) -> AbstractAsyncContextManager[MediaPort]:
-    from webrtc_gateway.pool import open_media
+MAX_DEFAULT_WORKERS = 8
 
-    return open_media(settings)
+
+def _pool(settings: Settings) -> AbstractAsyncContextManager[MediaPort]:
+    """The media workers (``settings.workers``; 0: one per CPU, at most ``MAX_DEFAULT_WORKERS``)."""
+    import os
+
+    from webrtc_gateway.pool import open_media_pool
+
+    workers = settings.workers or min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
+    return open_media_pool(workers)  # type: ignore[return-value]
