@@ -49,14 +49,16 @@ options = { 2 = { queue = "support" } }
 """
 
 
-def config(tmp_path: Path) -> str:
+def config(tmp_path: Path, extra: str = "") -> str:
     return f"""\
 skills = ["support", "sales"]
+{extra}
 
 [[agents]]
 id = "a1"
 name = "Ann"
 skills = {{ support = 5, sales = 5 }}
+capacity = {{ voice = 1, chat = 2 }}
 
 [[agents]]
 id = "a2"
@@ -72,6 +74,11 @@ announce_every_s = 20
 [[queues]]
 id = "sales"
 skills = {{ sales = 1 }}
+
+[[queues]]
+id = "chat"
+channel = "chat"
+skills = {{ support = 1 }}
 
 [plugins.ivr]
 menus = "{tmp_path / 'ivr.toml'}"
@@ -206,4 +213,48 @@ def test_mute_hold_and_a_blind_transfer_from_the_desktop(tmp_path: Path) -> None
         ann.select_option("#disposition", "escalated")
         ann.click("#wrapup-done")
         expect(ann.locator("body")).to_have_attribute("data-phone", "idle")
+    assert center.errors == []
+
+
+CHATS_BESIDE_CALLS = """
+[channels]
+voice = false   # not exclusive: chats are offered to an agent on a call
+chat = false
+"""
+
+
+def test_a_chat_beside_a_call_in_the_desktop(tmp_path: Path) -> None:
+    """On a call, the agent takes a chat in the same desktop, writes, ends and wraps it up; the call goes on."""
+    from playwright.sync_api import expect
+
+    with running_center(tmp_path, config(tmp_path, CHATS_BESIDE_CALLS), {"ivr.toml": IVR},
+                        users={"ann": "a1"}) as center, chromium() as browser:
+        caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
+        caller_calls(caller, expect)
+        ann = agent_answers(center, browser, expect, "ann", AGENT_HZ)
+        wait_hears(caller, AGENT_HZ)
+
+        customer = open_page(browser, f"{center.url}/chat/", center.errors)
+        customer.fill("#join input[name=name]", "Ada")
+        customer.fill("#join input[name=customer]", "ada@example.com")
+        customer.click("#join button")
+        ann.locator("#chat-offers button.accept").click()
+        conversation = ann.locator("#chat-conversations .conversation")
+        expect(conversation).to_have_count(1)
+        conversation.locator(".say input").fill("Hello Ada, one moment please")
+        conversation.locator(".say button").click()
+        expect(customer.locator("#lines li.agent")).to_have_text("Hello Ada, one moment please")
+        customer.fill("#say input[name=text]", "Thanks!")
+        customer.click("#say button:not([type=button])")
+        expect(conversation.locator("li.customer")).to_have_text("Thanks!")
+        conversation.locator(".end").click()
+        conversation.locator(".wrap select").select_option("resolved")
+        conversation.locator(".wrap button").click()
+        expect(conversation).to_have_count(0)
+
+        expect(ann.locator("body")).to_have_attribute("data-phone", "connected")
+        wait_hears(caller, AGENT_HZ)
+        wait_hears(ann, CALLER_HZ)
+        ann.keyboard.press("x")
+        expect(ann.locator("body")).to_have_attribute("data-phone", "wrap-up")
     assert center.errors == []
