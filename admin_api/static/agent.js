@@ -413,8 +413,8 @@
   function screenPop(offer) {
     const pop = offer.screen_pop || {};
     const customer = pop.customer || {};
-    entries($("customer"), { name: customer.name, id: customer.id, customer: offer.customer || pop.query,
-      ...(customer.attributes || {}) });
+    entries($("customer"), { name: customer.name, id: customer.customer_id || customer.id,
+      customer: offer.customer || pop.query, ...(customer.attributes || {}) });
     items($("history"), pop.history, (h) => [when(h.arrived || h.at), h.channel, h.queue, h.outcome, h.disposition,
       h.notes || h.summary].filter(Boolean).join(" · "));
     items($("tickets"), pop.tickets, (t) => `${t.reference} ${t.subject} (${t.status}, ${t.department})`);

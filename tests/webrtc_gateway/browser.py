@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,13 +75,24 @@ class Center:
 
 @contextmanager
 def running_center(tmp_path: Path, config: str, files: dict[str, str] | None = None,
-                   users: dict[str, str] | None = None) -> Iterator[Center]:
+                   users: dict[str, str] | None = None, seed: Callable[[Any], None] | None = None) -> Iterator[Center]:
     """``switchboard serve --config`` on ``config`` (other ``files`` written beside it), agents signed out, and a
-    user per ``users`` entry (user name -> agent id, password ``PASSWORD``)."""
+    user per ``users`` entry (user name -> agent id, password ``PASSWORD``). ``seed(store)`` fills the server's
+    store before it starts (customers, tickets for the screen pop)."""
+    from engine.store import SqliteStore
+    from engine.store.target import STORE_FILE
+
     for name, text in (files or {}).items():
         (tmp_path / name).write_text(text)
     (tmp_path / "center.toml").write_text(config)
     data_dir = tmp_path / "var"
+    if seed is not None:
+        data_dir.mkdir()
+        store = SqliteStore(data_dir / STORE_FILE)
+        try:
+            seed(store)
+        finally:
+            store.close()
     serve = Serve(data_dir, "--config", str(tmp_path / "center.toml"), "--no-login", "--status-every", "0.5")
     try:
         url = serve.wait_for(r"^serve: http on (\S+)").group(1)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.store import SqliteStore
+from engine.store.base import Interaction
 from tests.webrtc_gateway.browser import (
     Center,
     chromium,
@@ -28,6 +30,7 @@ from tests.webrtc_gateway.browser import (
 
 pytestmark = needs_chromium
 
+NUMBER = "+15550100"
 CALLER_HZ = 450.0
 AGENT_HZ = 1400.0
 OTHER_AGENT_HZ = 1700.0
@@ -91,8 +94,9 @@ grace_s = 30
 """
 
 
-def caller_calls(page, expect) -> None:  # type: ignore[no-untyped-def]
+def caller_calls(page, expect, number: str = "") -> None:  # type: ignore[no-untyped-def]
     """The caller calls, hears the first menu and presses 1 (submenu) then 2 (the support queue)."""
+    page.fill("#call-form input[name=caller]", number)
     page.click("#call")
     expect(page.locator("body")).to_have_attribute("data-call", "in-call")
     wait_hears_sound(page)  # the main menu's prompt
@@ -116,15 +120,23 @@ def agent_answers(center: Center, browser, expect, user: str, hz: float):  # typ
 def test_a_web_call_through_the_ivr_to_the_agent_survives_a_reload(tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users={"ann": "a1"}) as center, \
-            chromium() as browser:
+    with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users={"ann": "a1"},
+                        seed=known_customer) as center, chromium() as browser:
         run_the_call(center, browser, expect)
     assert center.errors == []
 
 
+def known_customer(store: SqliteStore) -> None:
+    """Ada, known to the CRM by her number, with an earlier call and an open ticket: her screen pop."""
+    ada = store.find_or_create_customer("phone", NUMBER, "Ada Lovelace", {"tier": "gold"})
+    store.record_interaction(Interaction("earlier-1", ada.id, "voice", "billing", "a2", arrived=1_700_000_000.0,
+                                         outcome="answered", disposition="resolved", notes="asked about an invoice"))
+    store.create_ticket(ada.id, "billing", "Refund pending")
+
+
 def run_the_call(center: Center, browser, expect) -> None:  # type: ignore[no-untyped-def]
     caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
-    caller_calls(caller, expect)
+    caller_calls(caller, expect, NUMBER)
     caller.wait_for_function("() => document.querySelectorAll('#status-lines li').length > 0")
 
     agent = open_page(browser, f"{center.url}/agent?testTone={AGENT_HZ:g}", center.errors)
@@ -134,6 +146,10 @@ def run_the_call(center: Center, browser, expect) -> None:  # type: ignore[no-un
     expect(agent.locator("body")).to_have_attribute("data-phone", "ringing")
     expect(agent.locator("#offer-queue")).to_have_text("support")
     expect(agent.locator("#ivr-path li")).to_have_count(2)
+    expect(agent.locator("#customer")).to_contain_text("Ada Lovelace")
+    expect(agent.locator("#customer")).to_contain_text("gold")
+    expect(agent.locator("#tickets")).to_contain_text("Refund pending")
+    expect(agent.locator("#history")).to_contain_text("asked about an invoice")
     contact_id = agent.locator("#offer-contact").inner_text()
     agent.keyboard.press("a")  # answer
     expect(agent.locator("body")).to_have_attribute("data-phone", "connected")
