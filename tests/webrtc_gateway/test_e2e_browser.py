@@ -274,3 +274,53 @@ def test_a_chat_beside_a_call_in_the_desktop(tmp_path: Path) -> None:
         ann.keyboard.press("x")
         expect(ann.locator("body")).to_have_attribute("data-phone", "wrap-up")
     assert center.errors == []
+
+
+def consult(ann, bob, expect) -> None:  # type: ignore[no-untyped-def]
+    """Ann asks Bob to consult; Bob talks; they hear each other."""
+    ann.keyboard.press("t")
+    ann.check("#transfer-form input[name=to][value=agent]")
+    ann.fill("#transfer-agent", "a2")
+    ann.check("#transfer-consult")
+    ann.click("#transfer-go")
+    expect(bob.locator("#consult-offer")).to_be_visible()
+    bob.click("#consult-accept")
+    expect(ann.locator("#consult")).to_be_visible()
+    wait_hears(ann, OTHER_AGENT_HZ)
+    wait_hears(bob, AGENT_HZ)
+
+
+def test_a_consultative_transfer_cancelled_then_completed(tmp_path: Path) -> None:
+    """The caller hears music while Ann consults Bob; cancelled, Ann has the caller back; completed, Bob has the
+    caller and Ann wraps up."""
+    from playwright.sync_api import expect
+
+    users = {"ann": "a1", "bob": "a2"}
+    with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users=users) as center, \
+            chromium() as browser:
+        caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
+        caller_calls(caller, expect)
+        ann = agent_answers(center, browser, expect, "ann", AGENT_HZ)
+        bob = open_page(browser, f"{center.url}/agent?testTone={OTHER_AGENT_HZ:g}", center.errors)
+        sign_in(bob, "bob")
+        expect(bob.locator("#line-status")).to_have_text("line up")
+        bob.keyboard.press("r")
+        expect(bob.locator("#state-text")).to_have_text("available")
+
+        consult(ann, bob, expect)
+        wait_hears_sound(caller)
+        wait_not_hears(caller, AGENT_HZ)  # the caller hears music, not the agents
+        ann.click("#consult-cancel")
+        expect(ann.locator("#consult")).to_be_hidden()
+        wait_hears(caller, AGENT_HZ)
+        wait_hears(ann, CALLER_HZ)
+        expect(bob.locator("#consult-offer")).to_be_hidden()
+
+        expect(bob.locator("#state-text")).to_have_text("available")
+        consult(ann, bob, expect)
+        ann.click("#consult-complete")
+        expect(ann.locator("body")).to_have_attribute("data-phone", "wrap-up")
+        expect(bob.locator("body")).to_have_attribute("data-phone", "connected")
+        wait_hears(caller, OTHER_AGENT_HZ)
+        wait_hears(bob, CALLER_HZ)
+    assert center.errors == []
