@@ -513,6 +513,7 @@
     contact.consult = null;
     keep();
     $("wrapup-contact").textContent = contact.id;
+    $("callback-box").hidden = !(contact.offer && contact.offer.lead); // a callback reschedules a campaign's lead
     fillDispositions();
     setPhone("wrap-up");
   }
@@ -649,7 +650,7 @@
     const form = new FormData(event.target);
     const frame = { type: "wrap-up", contact_id: contact.id, disposition: form.get("disposition"),
       notes: String(form.get("notes") || "") };
-    if (form.get("callback") === "on") {
+    if (form.get("callback") === "on" && !$("callback-box").hidden) {
       const at = Date.parse(String(form.get("callback_at") || ""));
       if (Number.isNaN(at)) return report("Choose when to call back.");
       frame.callback = { at: at / 1000 + engineOffset, number: String(form.get("callback_number") || "").trim() };

@@ -10,6 +10,7 @@ the agent hangs up and wraps up from the keyboard, and the contact's record has 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from engine.store import SqliteStore
@@ -323,4 +324,41 @@ def test_a_consultative_transfer_cancelled_then_completed(tmp_path: Path) -> Non
         expect(bob.locator("body")).to_have_attribute("data-phone", "connected")
         wait_hears(caller, OTHER_AGENT_HZ)
         wait_hears(bob, CALLER_HZ)
+    assert center.errors == []
+
+
+def test_decline_state_with_a_reason_and_queues_from_the_desktop(tmp_path: Path) -> None:
+    """An agent declines a call (it goes back to the queue), goes not ready for lunch, cannot move itself between
+    queues (the desktop says who can), becomes available again and gets the call back."""
+    from playwright.sync_api import expect
+
+    with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users={"ann": "a1"}) as center, \
+            chromium() as browser:
+        caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
+        caller_calls(caller, expect)
+        ann = open_page(browser, f"{center.url}/agent?testTone={AGENT_HZ:g}", center.errors)
+        sign_in(ann, "ann")
+        expect(ann.locator("#line-status")).to_have_text("line up")
+        expect(ann.locator('#queues li[data-queue="support"] input')).to_be_checked()
+        expect(ann.locator('#queues li[data-queue="support"] .waiting')).to_have_text("1 waiting")
+        ann.keyboard.press("r")
+        expect(ann.locator("body")).to_have_attribute("data-phone", "ringing")
+        ann.keyboard.press("d")
+        expect(ann.locator("body")).to_have_attribute("data-phone", "idle")
+
+        ann.select_option("#reason", "lunch")
+        ann.keyboard.press("n")
+        expect(ann.locator("#state-text")).to_have_text("not-ready")
+        expect(ann.locator("#state-reason")).to_have_text("(lunch)")
+        ann.uncheck('#queues li[data-queue="sales"] input')
+        ann.click("#queues-save")
+        expect(ann.locator("#queues-note")).to_contain_text("supervisor")
+        expect(ann.locator('#queues li[data-queue="sales"] input')).to_be_checked()  # unchanged
+
+        ann.keyboard.press("r")
+        expect(ann.locator("#state-text")).to_have_text(re.compile("available|reserved"))
+        expect(ann.locator("body")).to_have_attribute("data-phone", "ringing")
+        ann.keyboard.press("a")
+        expect(ann.locator("body")).to_have_attribute("data-phone", "connected")
+        wait_hears(caller, AGENT_HZ)
     assert center.errors == []
