@@ -55,8 +55,15 @@ class PcmFifo:
             return
         self._chunks.append(pcm)
         self._size += len(pcm)
-        while self._size > FIFO_LIMIT * audio.FRAME:
-            self._size -= len(self._chunks.popleft())
+        excess = self._size - FIFO_LIMIT * audio.FRAME
+        while excess > 0:  # drop the oldest samples
+            oldest = self._chunks.popleft()
+            if len(oldest) > excess:
+                self._chunks.appendleft(oldest[excess:])
+                self._size -= excess
+                break
+            self._size -= len(oldest)
+            excess -= len(oldest)
 
     def pop(self) -> audio.Pcm:
         """The next frame; padded with silence (or all silence) when not enough came."""
