@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from webrtc_gateway.media import audio
-from webrtc_gateway.media.leg import Party
+from webrtc_gateway.media.party import Party
 
 log = logging.getLogger(__name__)
 Emit = Callable[[dict[str, Any]], None]
