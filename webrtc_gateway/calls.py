@@ -13,9 +13,7 @@ carries out in order:
 - ``Submit(event, to)``: an event for the engine (``to="engine"``) or for the IVR service (``to="ivr"``);
 - ``Ring(contact_id, address, timeout_s)``: ring the web caller registered as ``address`` for a contact already
   connected to an agent (a preview dial, a callback); the plugin answers with ``rung`` / ``ring_failed``;
-- ``Digits(contact_id)``: a digit collection of the contact is complete (the plugin wakes the waiting hook);
-- ``Move(agent_id, near)``: the agent's line is on another media worker than the leg ``near`` it must be bridged
-  with (a bridge's legs share one worker): the plugin gives the agent a new line there (``line_leg`` follows).
+- ``Digits(contact_id)``: a digit collection of the contact is complete (the plugin wakes the waiting hook).
 
 It owns no socket and awaits nothing; it reads no clock. Timers (``next_deadline()``, ``tick(now)``) end an
 outbound ring that nobody answers, a goodbye prompt that never reports its end, and a survey nobody answers.
@@ -126,13 +124,7 @@ class Digits:
     contact_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Move:
-    agent_id: str
-    near: str
-
-
-Effect = Media | Send | Submit | Ring | Digits | Move
+Effect = Media | Send | Submit | Ring | Digits
 
 
 class PromptSource(Protocol):
@@ -191,19 +183,15 @@ class Line:
     held_play: str | None = None  # the silence played to the line while its call is on hold
     consulting: str = ""  # as the target of a consultation: the contact it is about
     consult_bridge: str | None = None
-    consult_accepted: bool = False
 
 
 class Calls:
     """See the module docstring. ``prompts``: the audio; ``record_path(contact_id, segment)``: where a bridge
-    records (``None``: no recording); ``surveyed(queue)``: whether the queue asks the survey;
-    ``colocated(leg_a, leg_b)``: whether two legs are on one media worker (so they can be bridged)."""
+    records (``None``: no recording); ``surveyed(queue)``: whether the queue asks the survey."""
 
     def __init__(self, prompts: PromptSource, *, record_path: Callable[[str, int], str | None] | None = None,
-                 surveyed: Callable[[str], bool] | None = None,
-                 colocated: Callable[[str, str], bool] | None = None) -> None:
+                 surveyed: Callable[[str], bool] | None = None) -> None:
         self.prompts = prompts
-        self.colocated = colocated or (lambda a, b: True)
         self.record_path = record_path or (lambda contact_id, segment: None)
         self.surveyed = surveyed or (lambda queue: False)
         self.callers: dict[str, Caller] = {}
@@ -338,9 +326,6 @@ class Calls:
                              "fields": action.data.get("fields", {}), "number": callback or action.customer,
                              "preview": bool(action.data.get("preview"))}
         out: list[Effect] = [Send(("agent", action.agent_id), frame)]
-        line = self.lines.get(action.agent_id)
-        if c.leg and line is not None and line.leg is not None and not self.colocated(c.leg, line.leg):
-            out.append(Move(action.agent_id, c.leg))  # while it rings, so the line is ready for the bridge
         if c.auto_accept == action.agent_id:  # the target of a completed consultation takes it at once
             c.auto_accept = ""
             out.append(Submit(OfferAccepted(action.agent_id, action.contact_id)))
@@ -625,20 +610,11 @@ class Calls:
             return [Send(("agent", c.agent), {"type": "consult-declined", "contact_id": contact_id,
                                               "by": target, "reason": "no line"}),
                     *self._end_consult(c, give_back=True)]
-        line.consult_accepted = True
-        return [Submit(AgentNotReady(target, "consult")), *self._consult_bridge(c, line),
+        line.consult_bridge = self._id("k")
+        return [Submit(AgentNotReady(target, "consult")),
+                Media({"t": "bridge", "bridge": line.consult_bridge, "a": mine.leg, "b": line.leg, "record": None}),
                 Send(("agent", c.agent), {"type": "consulting", "contact_id": contact_id, "with": target}),
                 Send(("agent", target), {"type": "consulting", "contact_id": contact_id, "with": c.agent})]
-
-    def _consult_bridge(self, c: Caller, target: Line) -> list[Effect]:
-        mine = self.lines.get(c.agent)
-        if mine is None or mine.leg is None or target.leg is None:
-            return []
-        if not self.colocated(mine.leg, target.leg):
-            return [Move(target.agent_id, mine.leg)]
-        target.consult_bridge = self._id("k")
-        return [Media({"t": "bridge", "bridge": target.consult_bridge, "a": mine.leg, "b": target.leg,
-                       "record": None})]
 
     def consult_end(self, agent_id: str, contact_id: str, complete: bool) -> list[Effect]:
         """The consulting agent completes (a transfer to the consulted agent, who takes the call at once) or
@@ -668,7 +644,6 @@ class Calls:
             if ready:
                 out.append(Submit(AgentReady(target.agent_id)))
         target.consulting = ""
-        target.consult_accepted = False
         c.consult = ""
         if give_back:
             out += self._bridge(c)
@@ -755,9 +730,6 @@ class Calls:
             if c is not None and c.agent == agent_id and c.phase == "connected" and c.bridge is None \
                     and not c.consult:
                 out += self._bridge(c)
-            consulted = self.callers.get(line.consulting)
-            if consulted is not None and line.consult_accepted and line.consult_bridge is None:
-                out += self._consult_bridge(consulted, line)
         return out
 
     def line_state(self, agent_id: str, up: bool) -> list[Effect]:
@@ -790,8 +762,6 @@ class Calls:
         line = self.lines.get(c.agent)
         if line is None or line.leg is None or not c.leg:
             return self._converge(c)  # music until the agent's line is there (line_leg bridges it then)
-        if not self.colocated(c.leg, line.leg):
-            return [Move(c.agent, c.leg), *self._converge(c)]  # music until the line has moved (line_leg)
         c.bridge = self._id("b")
         path = self.record_path(c.contact_id, len(c.recordings) + 1)
         if path is not None:

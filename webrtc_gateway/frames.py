@@ -35,7 +35,6 @@ _CONTACT: Fields = {"contact_id": (str, True)}
 AGENT_FRAMES: dict[str, Fields] = {
     "session": {"resume": (str, False)},
     "offer": {"sdp": (str, True)},
-    "line-answer": {"sdp": (str, True)},
     "candidate": {"candidate": (str, False), "sdpMid": (str, False), "sdpMLineIndex": (int, False)},
     "state": {"state": (str, True), "reason": (str, False)},
     "accept": _CONTACT,

@@ -57,7 +57,7 @@ from engine.events import (
     WrapUpDone,
 )
 from engine.ivr_events import CallerEntered
-from webrtc_gateway.calls import WEBRTC_PREFIX, CallError, Calls, Digits, Effect, Media, Move, Ring, Send, Submit
+from webrtc_gateway.calls import WEBRTC_PREFIX, CallError, Calls, Digits, Effect, Media, Ring, Send, Submit
 from webrtc_gateway.frames import AGENT_STATES, CandidateBudget, FrameError, error
 from webrtc_gateway.lanes import Lanes
 from webrtc_gateway.pool import MediaError
@@ -71,8 +71,6 @@ CHANNEL = "voice"
 OUTBOX_SIZE = 500
 COMMAND_TIMEOUT_S = 10.0
 """The longest a media command may take before it counts as failed."""
-MOVE_TIMEOUT_S = 15.0
-"""How long an agent page has to answer a ``line-offer`` (its line moving to another media worker)."""
 CLOSE_KEY = "_close"
 """A frame carrying this key (a WebSocket close code) makes its socket send it and close."""
 
@@ -133,7 +131,7 @@ class Gateway:
         self.recordings = recordings
         self.prompts = Prompts(self.data_dir / settings.prompts, self.data_dir / "prompts-generated")
         self.calls = Calls(self.prompts, record_path=self._record_path if settings.record else None,
-                           surveyed=self._surveyed, colocated=self._colocated)
+                           surveyed=self._surveyed)
         self.sessions = SessionTable(grace_s=settings.grace_s)
         self.ivr: Any = None
         self.lanes: Lanes | None = None
@@ -141,7 +139,6 @@ class Gateway:
         self.caller_sockets: dict[str, Socket] = {}  # contact / call id -> its caller's socket
         self.registered: dict[str, Socket] = {}  # address -> the socket that registered it
         self.supervisors: dict[str, Socket] = {}
-        self.moving: dict[str, tuple[str, trio.Event]] = {}  # agent -> (new line leg, answered)
         self._waiters: dict[str, trio.Event] = {}
         self._rearm = trio.Event()
         self._ids = itertools.count(1)
@@ -202,11 +199,6 @@ class Gateway:
             elif isinstance(effect, Ring):
                 if self.lanes is not None:
                     self.lanes.push(effect.contact_id, lambda e=effect: self._ring(e))  # type: ignore[misc]
-            elif isinstance(effect, Move):
-                if self.lanes is not None and effect.agent_id not in self.moving:
-                    self.moving[effect.agent_id] = ("", trio.Event())
-                    self.lanes.push(f"move:{effect.agent_id}",
-                                    lambda e=effect: self._move(e.agent_id, e.near))  # type: ignore[misc]
             elif isinstance(effect, Media):
                 jobs.append(lambda cmd=effect.cmd: self._command(cmd))  # type: ignore[misc]
             elif isinstance(effect, Submit):
@@ -385,7 +377,7 @@ class Gateway:
         leg = _leg_id("caller")
         try:
             result = await self._request({"t": "leg.create_offer", "leg": leg, "role": "caller",
-                                          "ice": self.settings.ice()})
+                                          **self._leg_options()})
         except MediaError as exc:
             log.warning("dial %s: no leg: %s", action.call_id, exc)
             self.apply(self.calls.dial_failed(action), action.call_id)
@@ -407,7 +399,7 @@ class Gateway:
         if sock is not None:
             try:
                 result = await self._request({"t": "leg.create_offer", "leg": leg, "role": "caller",
-                                              "ice": self.settings.ice()})
+                                              **self._leg_options()})
             except MediaError as exc:
                 log.warning("ringing %s for %s: %s", ring.address, ring.contact_id, exc)
         if sock is None or result is None:
@@ -475,9 +467,7 @@ class Gateway:
             if kind == "offer":
                 sock.budget.reset()
                 return [await self._line_offer(sock, frame["sdp"])]
-            if kind == "line-answer":
-                await self._line_answer(sock, frame["sdp"])
-            elif kind == "state":
+            if kind == "state":
                 await self._agent_state(agent, frame["state"], frame.get("reason") or "break")
             elif kind in ("accept", "decline") or kind == "preview":
                 self.calls.check_agent(agent, contact)
@@ -571,21 +561,16 @@ class Gateway:
         return data if isinstance(data, dict) else {}
 
     async def _line_offer(self, sock: Socket, sdp: str) -> dict[str, Any]:
-        """The agent's line: a renegotiation of the current leg (a reloaded page, a new peer connection: the
-        leg keeps its bridge), or a new leg when there is none (or it died with its worker)."""
+        """The agent's line: a new leg for every offer (the first, a reloaded page's new peer connection, a line
+        whose worker died); a live call moves to it (``Calls.line_leg``: the old leg closes, the caller is bridged
+        to the new one, its recording goes on in a new segment). The new leg is placed near the live call's."""
         agent = sock.agent_id
         line = self.calls.lines.get(agent)
-        if line is not None and line.leg is not None and self.media.worker_of(line.leg) is not None:
-            try:  # the same line from a new peer connection: its bridge and recording go on
-                result = await self._request({"t": "leg.renegotiate", "leg": line.leg, "sdp": sdp})
-                self.sessions.set_line(sock.session_id, "none", self.now())
-                return {"type": "answer", "sdp": result["sdp"]}
-            except MediaError as exc:
-                if "unknown leg" not in str(exc) and "is gone" not in str(exc):
-                    raise FrameError("bad-sdp", f"the media worker refused the description: {exc}") from None
+        live = self.calls.caller(line.contact) if line is not None and line.contact else None
         leg = _leg_id("agent")
         result = await self._leg_request({"t": "leg.offer", "leg": leg, "sdp": sdp, "role": "agent",
-                                          "ice": self.settings.ice()})
+                                          **self._leg_options()},
+                                         near=live.leg if live is not None and live.leg else None)
         if not self.sessions.current(sock.session_id, sock.ticket):  # replaced meanwhile: not its line any more
             await self._command({"t": "leg.close", "leg": leg})
             raise CallError("refused", "this socket no longer holds the session")
@@ -605,42 +590,9 @@ class Gateway:
                 raise CallError("unavailable", f"media: {text}") from None
             raise FrameError("bad-sdp", f"the media worker refused the description: {text}") from None
 
-    def _colocated(self, a: str, b: str) -> bool:
-        wa, wb = self.media.worker_of(a), self.media.worker_of(b)
-        return wa is None or wb is None or wa == wb
-
-    async def _move(self, agent: str, near: str) -> None:
-        """Give ``agent`` a new line on the worker of leg ``near``: the gateway offers (``line-offer``), the agent
-        page answers from a new peer connection (``line-answer``), then the old line closes and a live call moves
-        to the new one (``Calls.line_leg``)."""
-        answered = self.moving[agent][1]
-        leg = _leg_id("agent")
-        try:
-            result = await self._request({"t": "leg.create_offer", "leg": leg, "role": "agent",
-                                          "ice": self.settings.ice()}, near=near)
-        except MediaError as exc:
-            log.warning("agent %s: cannot move its line near %s: %s", agent, near, exc)
-            self.moving.pop(agent, None)
-            return
-        self.moving[agent] = (leg, answered)
-        self.deliver(("agent", agent), {"type": "line-offer", "sdp": result["sdp"]})
-        with trio.move_on_after(MOVE_TIMEOUT_S):
-            await answered.wait()
-        if self.moving.get(agent, ("", None))[1] is answered:
-            del self.moving[agent]
-        if not answered.is_set():
-            log.warning("agent %s did not answer its line-offer in %s s", agent, MOVE_TIMEOUT_S)
-            await self._command({"t": "leg.close", "leg": leg})
-
-    async def _line_answer(self, sock: Socket, sdp: str) -> None:
-        agent = sock.agent_id
-        leg, answered = self.moving.get(agent, ("", None))
-        if not leg or answered is None or answered.is_set():
-            raise CallError("refused", "no line-offer is waiting for an answer")
-        await self._leg_request({"t": "leg.answer", "leg": leg, "sdp": sdp})
-        answered.set()
-        self.apply(self.calls.line_leg(agent, leg), agent)
-        self.sessions.set_line(sock.session_id, "none", self.now())
+    def _leg_options(self) -> dict[str, Any]:
+        """The fields every new leg gets: ICE servers and the media watchdog's timeout."""
+        return {"ice": self.settings.ice(), "media_timeout": self.settings.media_timeout_s}
 
     # ----------------------------------------------------------------------------------------- callers ----
 
@@ -695,7 +647,7 @@ class Gateway:
         contact_id = f"webrtc-{secrets.token_hex(8)}"
         leg = _leg_id("caller")
         result = await self._leg_request({"t": "leg.offer", "leg": leg, "sdp": frame["sdp"], "role": "caller",
-                                          "ice": self.settings.ice()})
+                                          **self._leg_options()})
         caller = (frame.get("caller") or "").strip() or f"web:{contact_id[7:]}"
         callback = WEBRTC_PREFIX + sock.address if sock.address else caller if caller.startswith("+") else ""
         from plugins.builtin.crm.screen_pop import screen_pop
@@ -780,7 +732,7 @@ class Gateway:
         leg = _leg_id("supervisor")
         caller = self.calls.caller(self.calls.call_of(agent_id)["contact_id"])  # type: ignore[index]
         result = await self._leg_request({"t": "leg.offer", "leg": leg, "sdp": sdp, "role": "supervisor",
-                                          "ice": self.settings.ice()}, near=caller.leg if caller else None)
+                                          **self._leg_options()}, near=caller.leg if caller else None)
         try:
             effects = self.calls.supervise(sock.id, agent_id, leg, mode)
         except CallError:

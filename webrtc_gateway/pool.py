@@ -16,10 +16,13 @@ API (what the channel adapter codes against)::
 - Placement: ``leg.offer`` and ``leg.create_offer`` put the new leg on the worker with the fewest legs, or, with
   ``near=LEG``, on the worker of that leg. Every other command naming a ``leg`` or a ``bridge`` goes to its worker.
   ``stats`` goes to every worker: ``{"workers": [each worker's answer], "legs", "bridges", "cpu_s"}`` (sums).
-- A bridge needs both legs on one worker (media is forwarded inside one process). ``bridge`` (and ``supervise``)
-  of legs on different workers is refused with a ``MediaError`` saying so; the controller avoids it by creating
-  the later leg ``near`` the earlier one when it knows the pairing in advance. (A leg cannot be moved between
-  processes without renegotiating with its browser.)
+- Bridges across workers: a bridge runs in the worker of its leg ``a`` (its *home*). When ``b`` (or a supervisor)
+  lives in another worker, the pool first *exports* it there (``leg.export``: its packets go to the home over the
+  workers' trunk, ``webrtc_gateway.media.trunk``, and the home's packets for it come back the same way), then sends
+  the home the command with a ``remote`` entry for it. So any two legs can be bridged, wherever they were placed;
+  a bridge within one worker saves the trunk's hop (``near=`` when the pairing is known in advance). A leg cannot
+  be moved between processes without renegotiating with its browser, so legs stay where they were created.
+  ``unbridge``, ``unsupervise``, ``leg.close`` and a worker's death undo the exports they leave behind.
 - ``events`` is a ``trio.MemoryReceiveChannel`` of the workers' events (dicts, as in the protocol), for one
   consumer. When a worker dies, each of its legs gets ``{"t": "leg.state", "leg", "state": "failed"}`` here, its
   legs and bridges are forgotten, and a new worker takes its place (``restart=True``; after a quick death, with
@@ -48,9 +51,9 @@ from webrtc_gateway import protocol
 
 log = logging.getLogger(__name__)
 
-_LEG_COMMANDS = frozenset({"leg.answer", "leg.renegotiate", "leg.close", "play", "stop", "dtmf.detect"})
-_BRIDGE_COMMANDS = frozenset({"unbridge", "record.start", "record.stop", "unsupervise"})
+_BRIDGE_COMMANDS = frozenset({"record.start", "record.stop"})
 _NEW_LEG = frozenset({"leg.offer", "leg.create_offer"})
+_OWN = frozenset({"hello", "shutdown", "leg.export", "leg.unexport"})
 
 
 class MediaError(Exception):
@@ -72,10 +75,24 @@ class _Worker:
     pid: int = 0
     alive: bool = True
     legs: set[str] = field(default_factory=set)
-    bridges: dict[str, tuple[str, str]] = field(default_factory=dict)
+    bridges: set[str] = field(default_factory=set)
+    trunk: int = 0
     pending: dict[int, _Pending] = field(default_factory=dict)
     send_lock: trio.Lock = field(default_factory=trio.Lock)
     started_at: float = 0.0
+
+
+@dataclass
+class _Bridge:
+    """A bridge as the pool knows it: its home worker, its legs, and those exported to it from other workers
+    (leg -> (its worker, the ``remote`` entry the home was given))."""
+
+    id: str
+    home: _Worker
+    a: str
+    b: str
+    supervisors: set[str] = field(default_factory=set)
+    exports: dict[str, tuple[_Worker, dict[str, Any]]] = field(default_factory=dict)
 
 
 class MediaPool:
@@ -94,9 +111,9 @@ class MediaPool:
         self._send_events, self.events = trio.open_memory_channel[dict[str, Any]](event_buffer)
         self._workers: list[_Worker | None] = [None] * self.size
         self._leg_worker: dict[str, _Worker] = {}
-        self._bridge_worker: dict[str, _Worker] = {}
+        self._bridges: dict[str, _Bridge] = {}
+        self._leg_bridge: dict[str, str] = {}
         self._rids = itertools.count(1)
-        self._ready = [trio.Event() for _ in range(self.size)]
         self._closing = False
 
     # -- public ----------------------------------------------------------------------------------------------
@@ -116,17 +133,39 @@ class MediaPool:
 
     async def request(self, command: dict[str, Any], *, near: str | None = None) -> dict[str, Any]:
         """Send one command to the worker it concerns and return its answer (see the module's docstring)."""
-        kind = command.get("t")
+        try:
+            protocol.check({**command, "rid": 0})
+        except protocol.ProtocolError as exc:
+            raise MediaError(str(exc)) from None
+        kind = command["t"]
+        if kind not in protocol.COMMANDS or kind in _OWN:
+            raise MediaError(f"{kind} is {'the pool' + chr(39) + 's own command' if kind in _OWN else 'not a command'}")
         if kind == "stats":
             return await self._stats()
-        if kind in ("hello", "shutdown"):
-            raise MediaError(f"{kind} is the pool's own command")
         if kind in _NEW_LEG:
             return await self._new_leg(command, near)
-        worker = self._route(command)
-        answer = await self._call(worker, command)
-        self._after(worker, command)
-        return answer
+        if kind == "bridge":
+            return await self._bridge(command)
+        if kind == "unbridge":
+            bridge = self._bridge_named(command["bridge"])
+            answer = await self._call(bridge.home, command)
+            await self._dissolve(bridge, skip=None)
+            return answer
+        if kind == "supervise":
+            return await self._supervise(command)
+        if kind == "unsupervise":
+            bridge = self._bridge_named(command["bridge"])
+            answer = await self._call(bridge.home, command)
+            await self._drop_supervisor(bridge, command["leg"], tell_home=False)
+            return answer
+        if kind == "leg.close":
+            worker = self._worker_of_leg(command["leg"])
+            answer = await self._call(worker, command)
+            await self._leg_closed(command["leg"], worker)
+            return answer
+        if kind in _BRIDGE_COMMANDS:
+            return await self._call(self._bridge_named(command["bridge"]).home, command)
+        return await self._call(self._worker_of_leg(command["leg"]), command)
 
     def worker_of(self, leg: str) -> int | None:
         """The index of the worker holding ``leg``, if the pool knows it."""
@@ -141,12 +180,10 @@ class MediaPool:
         """Legs per worker slot (a dead slot counts as full)."""
         return [len(w.legs) if w is not None and w.alive else 1 << 30 for w in self._workers]
 
-    # -- routing ---------------------------------------------------------------------------------------------
+    # -- legs ------------------------------------------------------------------------------------------------
 
     async def _new_leg(self, command: dict[str, Any], near: str | None) -> dict[str, Any]:
-        leg = command.get("leg")
-        if not isinstance(leg, str):
-            raise MediaError(f"{command.get('t')}: missing field 'leg'")
+        leg = command["leg"]
         if leg in self._leg_worker:
             raise MediaError(f"leg {leg} exists")
         if near is not None:
@@ -174,55 +211,116 @@ class MediaPool:
                 await trio.sleep(0.05)  # every worker is restarting
         raise MediaError("no media worker is running")
 
-    def _route(self, command: dict[str, Any]) -> _Worker:
-        kind = command.get("t")
-        if kind in _LEG_COMMANDS:
-            return self._worker_of_leg(command.get("leg"))
-        if kind in _BRIDGE_COMMANDS:
-            bridge = command.get("bridge")
-            worker = self._bridge_worker.get(bridge) if isinstance(bridge, str) else None
-            if worker is None:
-                raise MediaError(f"unknown bridge {bridge}")
-            return worker
-        if kind == "bridge":
-            a, b = self._worker_of_leg(command.get("a")), self._worker_of_leg(command.get("b"))
-            if a is not b:
-                raise MediaError(f"legs {command['a']} and {command['b']} are on different media workers "
-                                 f"({a.index} and {b.index}): create one near the other")
-            return a
-        if kind == "supervise":
-            worker = self._bridge_worker.get(command.get("bridge"))  # type: ignore[arg-type]
-            if worker is None:
-                raise MediaError(f"unknown bridge {command.get('bridge')}")
-            if self._worker_of_leg(command.get("leg")) is not worker:
-                raise MediaError(f"leg {command['leg']} is not on the media worker of bridge {command['bridge']}")
-            return worker
-        raise MediaError(f"unknown command {kind!r}")
-
-    def _worker_of_leg(self, leg: Any) -> _Worker:
-        worker = self._leg_worker.get(leg) if isinstance(leg, str) else None
+    def _worker_of_leg(self, leg: str) -> _Worker:
+        worker = self._leg_worker.get(leg)
         if worker is None:
             raise MediaError(f"unknown leg {leg}")
         return worker
 
-    def _after(self, worker: _Worker, command: dict[str, Any]) -> None:
-        kind = command["t"]
-        if kind == "leg.close":
-            leg = command["leg"]
-            worker.legs.discard(leg)
-            self._leg_worker.pop(leg, None)
-            for bridge, legs in list(worker.bridges.items()):
-                if leg in legs[:2]:  # the worker closed the bridge with the leg
-                    self._forget_bridge(worker, bridge)
-        elif kind == "bridge":
-            worker.bridges[command["bridge"]] = (command["a"], command["b"])
-            self._bridge_worker[command["bridge"]] = worker
-        elif kind == "unbridge":
-            self._forget_bridge(worker, command["bridge"])
+    async def _leg_closed(self, leg: str, worker: _Worker) -> None:
+        """The bookkeeping after a leg closed: its bridge ends (or it stops supervising)."""
+        worker.legs.discard(leg)
+        self._leg_worker.pop(leg, None)
+        bridge = self._bridges.get(self._leg_bridge.get(leg, ""))
+        if bridge is None:
+            return
+        if leg in (bridge.a, bridge.b):
+            if bridge.home is not worker:
+                await self._quietly(bridge.home, {"t": "unbridge", "bridge": bridge.id})
+            await self._dissolve(bridge, skip=leg)
+        else:
+            await self._drop_supervisor(bridge, leg, tell_home=bridge.home is not worker, closed=True)
 
-    def _forget_bridge(self, worker: _Worker, bridge: str) -> None:
-        worker.bridges.pop(bridge, None)
-        self._bridge_worker.pop(bridge, None)
+    # -- bridges ---------------------------------------------------------------------------------------------
+
+    def _bridge_named(self, bridge_id: str) -> _Bridge:
+        bridge = self._bridges.get(bridge_id)
+        if bridge is None:
+            raise MediaError(f"unknown bridge {bridge_id}")
+        return bridge
+
+    async def _export(self, leg: str, home: _Worker) -> dict[str, Any]:
+        """Export ``leg`` (of another worker) to ``home``: the ``remote`` entry for the home's command."""
+        owner = self._worker_of_leg(leg)
+        answer = await self._call(owner, {"t": "leg.export", "leg": leg, "port": home.trunk})
+        return {"port": owner.trunk, "codec": answer["codec"], "role": answer["role"]}
+
+    async def _bridge(self, command: dict[str, Any]) -> dict[str, Any]:
+        bridge_id, a, b = command["bridge"], command["a"], command["b"]
+        if bridge_id in self._bridges:
+            raise MediaError(f"bridge {bridge_id} exists")
+        for leg in (a, b):
+            if leg in self._leg_bridge:
+                raise MediaError(f"leg {leg} is already in bridge {self._leg_bridge[leg]}")
+        home, owner = self._worker_of_leg(a), self._worker_of_leg(b)
+        record = _Bridge(bridge_id, home, a, b)
+        if owner is home:
+            answer = await self._call(home, command)
+        else:
+            remote = await self._export(b, home)
+            try:
+                answer = await self._call(home, {**command, "remote": {b: remote}})
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await self._quietly(owner, {"t": "leg.unexport", "leg": b})
+                raise
+            record.exports[b] = (owner, remote)
+        self._bridges[bridge_id] = record
+        self._leg_bridge[a] = self._leg_bridge[b] = bridge_id
+        home.bridges.add(bridge_id)
+        return answer
+
+    async def _supervise(self, command: dict[str, Any]) -> dict[str, Any]:
+        bridge = self._bridge_named(command["bridge"])
+        leg = command["leg"]
+        current = self._leg_bridge.get(leg)
+        if current is not None and (current != bridge.id or leg in (bridge.a, bridge.b)):
+            raise MediaError(f"leg {leg} is already in bridge {current}")
+        owner = self._worker_of_leg(leg)
+        if owner is bridge.home:
+            answer = await self._call(bridge.home, command)
+        else:
+            known = bridge.exports.get(leg)
+            remote = known[1] if known is not None else await self._export(leg, bridge.home)
+            try:
+                answer = await self._call(bridge.home, {**command, "remote": {leg: remote}})
+            except BaseException:
+                if known is None:
+                    with trio.CancelScope(shield=True):
+                        await self._quietly(owner, {"t": "leg.unexport", "leg": leg})
+                raise
+            bridge.exports[leg] = (owner, remote)
+        bridge.supervisors.add(leg)
+        self._leg_bridge[leg] = bridge.id
+        return answer
+
+    async def _drop_supervisor(self, bridge: _Bridge, leg: str, *, tell_home: bool, closed: bool = False) -> None:
+        if tell_home:
+            await self._quietly(bridge.home, {"t": "unsupervise", "bridge": bridge.id, "leg": leg})
+        bridge.supervisors.discard(leg)
+        self._leg_bridge.pop(leg, None)
+        export = bridge.exports.pop(leg, None)
+        if export is not None and not closed:
+            await self._quietly(export[0], {"t": "leg.unexport", "leg": leg})
+
+    async def _dissolve(self, bridge: _Bridge, skip: str | None) -> None:
+        """Forget a bridge its home has closed; un-export its members elsewhere (except ``skip``, closed)."""
+        self._bridges.pop(bridge.id, None)
+        bridge.home.bridges.discard(bridge.id)
+        for leg in (bridge.a, bridge.b, *bridge.supervisors):
+            if self._leg_bridge.get(leg) == bridge.id:
+                del self._leg_bridge[leg]
+        for leg, (owner, _) in bridge.exports.items():
+            if leg != skip and owner.alive:
+                await self._quietly(owner, {"t": "leg.unexport", "leg": leg})
+        bridge.exports.clear()
+
+    async def _quietly(self, worker: _Worker, command: dict[str, Any]) -> None:
+        """A clean-up command whose failure changes nothing (the thing is gone already)."""
+        try:
+            await self._call(worker, command)
+        except MediaError as exc:
+            log.debug("%s on media worker %d: %s", command["t"], worker.index, exc)
 
     async def _stats(self) -> dict[str, Any]:
         answers = []
@@ -332,6 +430,7 @@ class MediaPool:
             worker.process.kill()
             return
         worker.pid = answer.get("worker", worker.pid)
+        worker.trunk = answer.get("trunk", 0)
 
     def _dispatch(self, worker: _Worker, message: dict[str, Any]) -> None:
         kind = message["t"]
@@ -380,13 +479,21 @@ class MediaPool:
         legs = sorted(worker.legs)
         for leg in legs:
             self._leg_worker.pop(leg, None)
-        for bridge in worker.bridges:
-            self._bridge_worker.pop(bridge, None)
         worker.legs.clear()
-        worker.bridges.clear()
-        if not self._closing:
+        if self._closing:
+            return
+        with trio.move_on_after(self.request_timeout):
+            # bridges homed there are gone (un-export their members elsewhere); bridges elsewhere lose a member
+            for bridge_id in sorted(worker.bridges):
+                homed = self._bridges.get(bridge_id)
+                if homed is not None:
+                    await self._dissolve(homed, skip=None)
             for leg in legs:
-                self._publish({"t": "leg.state", "leg": leg, "state": "failed"})
+                bridge = self._bridges.get(self._leg_bridge.get(leg, ""))
+                if bridge is not None:
+                    await self._leg_closed(leg, worker)
+        for leg in legs:
+            self._publish({"t": "leg.state", "leg": leg, "state": "failed"})
 
 
 @asynccontextmanager

@@ -7,6 +7,7 @@ Keys (all optional)::
     workers = 2                   # media worker processes (0: one per CPU, at most 8)
     grace_s = 30                  # an agent's session outlives its socket / line this long
     ring_timeout_s = 30           # a web caller rung for a preview dial or a callback
+    media_timeout_s = 5           # no audio from a browser this long while connected: its media is lost
     record = true                 # record every bridged call (both sides) to <recordings>/<contact>.wav
     recordings = "recordings"     # relative to the data directory
     prompts = "prompts"           # recorded prompts (<name>[-<language>].wav); missing ones are generated
@@ -38,6 +39,7 @@ class Settings:
     workers: int = 2
     grace_s: float = 30.0
     ring_timeout_s: float = 30.0
+    media_timeout_s: float = 5.0
     record: bool = True
     recordings: str = "recordings"
     prompts: str = "prompts"
@@ -78,7 +80,7 @@ class Settings:
             elif key == "workers":
                 if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 64:
                     raise fail((key,), f"expected a whole number from 0 to 64, got {value!r}")
-            elif key in ("grace_s", "ring_timeout_s"):
+            elif key in ("grace_s", "ring_timeout_s", "media_timeout_s"):
                 if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 3600:
                     raise fail((key,), f"expected seconds (0 < s <= 3600), got {value!r}")
                 value = float(value)

@@ -28,7 +28,7 @@ from engine.store import SqliteStore
 from plugins.host import PluginHost
 from plugins.manager import PluginManager
 from tests.admin_api.wsclient import WsClient
-from tests.webrtc_gateway.peers import AsyncioThread, Peer
+from tests.webrtc_gateway.peers import AsyncioThread, Peer, levels
 from webrtc_gateway.gateway import Gateway
 
 CENTER: dict[str, Any] = {
@@ -54,6 +54,8 @@ default = { queue = "support" }
 1 = { queue = "support" }
 2 = { queue = "sales" }
 """
+CALLER_HZ, AGENT_HZ, OTHER_HZ, SUPERVISOR_HZ = 440.0, 1000.0, 1700.0, 2300.0
+TONES = (CALLER_HZ, AGENT_HZ, OTHER_HZ, SUPERVISOR_HZ)
 TIMEOUT_S = 30.0
 """Deadline of a whole exchange in these tests (real sockets and media on loopback)."""
 
@@ -119,6 +121,29 @@ class Gw:
         await self.thread.call(peer.accept(answer["sdp"]))
         await self.thread.call(peer.connected())
         return ws, peer, answer["contact_id"]
+
+    async def connect_call(self, agent_ws: WsClient, tone_hz: float | None, *, key: str = "1",
+                           **call: Any) -> tuple[WsClient, Peer, str]:
+        """A web caller who presses ``key`` in the IVR and is accepted by the agent of ``agent_ws``."""
+        caller_ws, caller, contact = await self.caller(tone_hz, **call)
+        await self.thread.call(caller.send_keys(key))
+        await agent_ws.next("offer-contact", contact_id=contact)
+        await agent_ws.send({"type": "accept", "contact_id": contact})
+        await agent_ws.next("connected", contact_id=contact)
+        return caller_ws, caller, contact
+
+    async def hears(self, peer: Peer, seconds: float = 0.4) -> set[float]:
+        """The test tones ``peer`` hears now (what came before is forgotten)."""
+        await self.thread.call(peer.forget())
+        pcm = await self.thread.call(peer.heard(seconds))
+        if len(pcm) < seconds * 48000 / 2:
+            return set()
+        return {f for f, share in levels(pcm, TONES).items() if share > 0.2}
+
+    async def until_hears(self, peer: Peer, tones: set[float]) -> None:
+        """Wait (bounded by the caller's deadline) until ``peer`` hears exactly ``tones``."""
+        while await self.hears(peer) != tones:
+            await trio.sleep(0.05)
 
     async def close(self) -> None:
         for ws in self.sockets:

@@ -8,26 +8,8 @@ from pathlib import Path
 
 import trio
 
-from tests.webrtc_gateway.peers import AsyncioThread, levels
-from tests.webrtc_gateway.server import TIMEOUT_S, Gw, running_gateway
-
-CALLER_HZ, AGENT_HZ, OTHER_HZ = 440.0, 1000.0, 1700.0
-TONES = (CALLER_HZ, AGENT_HZ, OTHER_HZ)
-
-
-async def hears(gw: Gw, peer: object, seconds: float = 0.4) -> set[float]:
-    """The test tones ``peer`` hears now (what came before is forgotten)."""
-    await gw.thread.call(peer.forget())  # type: ignore[attr-defined]
-    pcm = await gw.thread.call(peer.heard(seconds))  # type: ignore[attr-defined]
-    if len(pcm) < seconds * 48000 / 2:
-        return set()
-    return {f for f, share in levels(pcm, TONES).items() if share > 0.2}
-
-
-async def until_hears(gw: Gw, peer: object, tones: set[float]) -> None:
-    """Wait (bounded by the caller's deadline) until ``peer`` hears exactly ``tones``."""
-    while await hears(gw, peer) != tones:
-        await trio.sleep(0.05)
+from tests.webrtc_gateway.peers import AsyncioThread
+from tests.webrtc_gateway.server import AGENT_HZ, CALLER_HZ, TIMEOUT_S, running_gateway
 
 
 async def test_a_web_caller_goes_through_the_ivr_to_an_agent_and_the_cdr_names_the_recording(
@@ -43,8 +25,8 @@ async def test_a_web_caller_goes_through_the_ivr_to_an_agent_and_the_cdr_names_t
             assert offer["ivr_path"] == ["main"] and offer["ivr_digits"] == ["1"]
             await agent_ws.send({"type": "accept", "contact_id": contact})
             await agent_ws.next("connected", contact_id=contact)
-            await until_hears(gw, caller, {AGENT_HZ})
-            await until_hears(gw, agent, {CALLER_HZ})
+            await gw.until_hears(caller, {AGENT_HZ})
+            await gw.until_hears(agent, {CALLER_HZ})
             await trio.sleep(0.5)  # a little conversation to record
             await agent_ws.send({"type": "hangup", "contact_id": contact})
             assert (await agent_ws.next("ended", contact_id=contact))["reason"] == "agent-hangup"

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from webrtc_gateway.media import audio
-from webrtc_gateway.media.leg import Party
+from webrtc_gateway.media.party import Party
 
 log = logging.getLogger(__name__)
 Emit = Callable[[dict[str, Any]], None]
@@ -55,8 +55,15 @@ class PcmFifo:
             return
         self._chunks.append(pcm)
         self._size += len(pcm)
-        while self._size > FIFO_LIMIT * audio.FRAME:
-            self._size -= len(self._chunks.popleft())
+        excess = self._size - FIFO_LIMIT * audio.FRAME
+        while excess > 0:  # drop the oldest samples
+            oldest = self._chunks.popleft()
+            if len(oldest) > excess:
+                self._chunks.appendleft(oldest[excess:])
+                self._size -= excess
+                break
+            self._size -= len(oldest)
+            excess -= len(oldest)
 
     def pop(self) -> audio.Pcm:
         """The next frame; padded with silence (or all silence) when not enough came."""

@@ -1,12 +1,8 @@
 """One leg: a browser's (or a test peer's) audio connection to the gateway, an aiortc ``RTCPeerConnection``.
 
-A leg receives through its ``ReceiveTap`` (encoded packets, before aiortc's decoder) and sends through its
-``LegOutput`` (pre-encoded packets). What it receives goes, as it comes:
-
-- encoded, to the parties in ``forward_to`` (a bridge's passthrough: the packets are not decoded);
-- decoded, only if something must hear it (``pcm_sinks``: a bridge's mixer or recorder; ``inband``: the in-band
-  DTMF detector). The decoder is built the first time that happens, never otherwise.
-
+A leg is a ``Party`` (``webrtc_gateway.media.party``: forwarding, decoding only for listeners). It receives through
+its ``ReceiveTap`` (encoded packets, before aiortc's decoder) and sends through its ``LegOutput`` (pre-encoded
+packets). Its own listener of decoded audio is the in-band DTMF detector (``inband``, off unless asked).
 Telephone-events (RFC 4733) are always decoded and raise ``dtmf`` events. What a leg sends comes from
 ``hear(payload, timestamp, source, codec)`` (a bridge: another leg's packets or a mix) unless a ``Player`` holds it:
 then the bridge's audio to this leg is paused (dropped) until the play ends.
@@ -21,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
@@ -30,6 +26,7 @@ from webrtc_gateway.media import aiortc_patch, audio
 from webrtc_gateway.media.audio import Codec
 from webrtc_gateway.media.inband import InbandDetector
 from webrtc_gateway.media.output import LegOutput
+from webrtc_gateway.media.party import Party
 from webrtc_gateway.media.rfc4733 import TelephoneEventDecoder
 from webrtc_gateway.media.tap import ReceiveTap
 
@@ -44,7 +41,6 @@ DEFAULT_MEDIA_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 5.0
 
 Emit = Callable[[dict[str, Any]], None]
-PcmSink = Callable[[audio.Pcm], None]
 
 
 class LegError(Exception):
@@ -81,35 +77,26 @@ def ice_configuration(ice: dict[str, Any]) -> RTCConfiguration:
     return RTCConfiguration(iceServers=servers)
 
 
-class Leg:
+class Leg(Party):
     """A leg and its media state. ``emit`` sends events (``leg.state``, ``dtmf``) to the controller."""
 
     def __init__(self, leg_id: str, role: str, ice: dict[str, Any], emit: Emit,
                  media_timeout: float = DEFAULT_MEDIA_TIMEOUT) -> None:
-        self.id = leg_id
-        self.role = role
+        super().__init__(leg_id, role)
         self.ice = ice
         self.media_timeout = media_timeout
         self._emit = emit
         self.pc: RTCPeerConnection | None = None
-        self.codec: Codec | None = None
         self.output: LegOutput | None = None
-        self.tap = ReceiveTap(self._on_audio, self._on_event)
+        self.tap = ReceiveTap(self.deliver, self._on_event)
         self.state = "new"
         self.connected_at: float | None = None
         self.media_lost = False
         self.closed = False
-        # what hears this leg
-        self.forward_to: list[Party] = []
-        self.pcm_sinks: list[PcmSink] = []
         self.inband: InbandDetector | None = None
-        self.bridge: Any = None
         self.player: Player | None = None
         self.dropped = 0
-        self._decoders: dict[Codec, audio.Decoder] = {}
-        self._encoder: audio.Encoder | None = None
         self._events: dict[int, TelephoneEventDecoder] = {}
-        self._errors = 0
 
     # -- negotiation -----------------------------------------------------------------------------------------
 
@@ -132,9 +119,7 @@ class Leg:
         if not codecs:
             raise LegError("no common audio codec (the gateway speaks Opus and PCMU)")
         codec = audio.codec_named(codecs[0].name)
-        if self.codec is not None and codec is not self.codec:
-            self._encoder = None
-        self.codec = codec
+        self.set_codec(codec)
         if self.output is None or self.output.codec is not codec:
             if self.output is not None:
                 self.output.stop()
@@ -208,25 +193,14 @@ class Leg:
 
     # -- media -----------------------------------------------------------------------------------------------
 
-    def _on_audio(self, payload: bytes, timestamp: int, codec: Codec) -> None:
-        try:
-            for party in self.forward_to:
-                party.hear(payload, timestamp, self.id, codec)
-            if self.pcm_sinks or self.inband is not None:
-                decoder = self._decoders.get(codec)
-                if decoder is None:
-                    decoder = self._decoders[codec] = audio.decoder(codec)
-                pcm = decoder.decode(payload)
-                for sink in self.pcm_sinks:
-                    sink(pcm)
-                if self.inband is not None:
-                    for press in self.inband.feed(pcm):
-                        self._emit({"t": "dtmf", "leg": self.id, "digit": press.digit, "source": "inband",
-                                    "duration_ms": press.duration_ms})
-        except Exception:
-            self._errors += 1
-            if self._errors <= 3:
-                log.exception("leg %s: audio packet failed", self.id)
+    def wants_pcm(self) -> bool:
+        return self.inband is not None
+
+    def heard_pcm(self, pcm: audio.Pcm) -> None:
+        if self.inband is not None:
+            for press in self.inband.feed(pcm):
+                self._emit({"t": "dtmf", "leg": self.id, "digit": press.digit, "source": "inband",
+                            "duration_ms": press.duration_ms})
 
     def _on_event(self, payload: bytes, timestamp: int, clock_rate: int) -> None:
         decoder = self._events.get(clock_rate)
@@ -243,13 +217,6 @@ class Leg:
             return
         self.output.push(payload, timestamp, source)
 
-    def encoder(self) -> audio.Encoder:
-        """The leg's encoder (for mixes), built on first use."""
-        if self._encoder is None:
-            assert self.codec is not None
-            self._encoder = audio.encoder(self.codec)
-        return self._encoder
-
     def set_inband(self, enabled: bool) -> None:
         self.inband = InbandDetector() if enabled else None
 
@@ -263,21 +230,6 @@ class Leg:
         return {"packets_in": self.tap.packets, "packets_out": self.output.packets if self.output else 0,
                 "lost": lost, "jitter_ms": jitter_ms, "state": self.state,
                 "codec": self.codec.name if self.codec else None}
-
-
-class Party(Protocol):
-    """What a bridge needs of a member (a ``Leg`` here, or a leg of another worker reached through a trunk)."""
-
-    id: str
-    role: str
-    codec: Codec | None
-    forward_to: list[Party]
-    pcm_sinks: list[PcmSink]
-    bridge: Any
-
-    def hear(self, payload: bytes, timestamp: int, source: Hashable, codec: Codec) -> None: ...
-
-    def encoder(self) -> audio.Encoder: ...
 
 
 async def _close_quietly(pc: RTCPeerConnection) -> None:

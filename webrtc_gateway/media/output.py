@@ -48,6 +48,7 @@ class LegOutput(MediaStreamTrack):
         self._source: Hashable | None = None
         self._source_ts = 0
         self._pts = 0
+        self._high = 0
         self._sent_at: float | None = None
 
     def push(self, payload: bytes, timestamp: int, source: Hashable) -> None:
@@ -59,13 +60,16 @@ class LegOutput(MediaStreamTrack):
             step = (timestamp - self._source_ts) % _WRAP
             if step >= _HALF:
                 step -= _WRAP  # an older packet, arriving late: keep its place
-            if abs(step) > 10 * self.codec.clock_rate:  # the source jumped: treat as a new one
-                step = self._gap(now)
+            if abs(step) > 10 * self.codec.clock_rate:  # the source jumped: treat it as a new one
+                pts = self._next(now)
+            else:
+                pts = max(0, self._pts + step)
         else:
-            step = self._gap(now) if self._sent_at is not None else 0
+            pts = self._next(now)
             self._source = source
         self._source_ts = timestamp
-        self._pts = max(0, self._pts + step)
+        self._pts = pts
+        self._high = max(self._high, pts)
         self._sent_at = now
         packet = av.Packet(payload)
         packet.pts = self._pts
@@ -77,9 +81,11 @@ class LegOutput(MediaStreamTrack):
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
-    def _gap(self, now: float) -> int:
-        assert self._sent_at is not None
-        return max(self.codec.ticks, round((now - self._sent_at) * self.codec.clock_rate))
+    def _next(self, now: float) -> int:
+        """Where a new source starts: after the latest packet sent, by the time since (at least one packet)."""
+        if self._sent_at is None:
+            return 0
+        return self._high + max(self.codec.ticks, round((now - self._sent_at) * self.codec.clock_rate))
 
     async def recv(self) -> av.Packet:
         while not self._queue:

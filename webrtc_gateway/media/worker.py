@@ -30,7 +30,9 @@ from webrtc_gateway import protocol
 from webrtc_gateway.media import aiortc_patch, audio
 from webrtc_gateway.media.bridge import Bridge
 from webrtc_gateway.media.leg import DEFAULT_MEDIA_TIMEOUT, Leg, LegError
+from webrtc_gateway.media.party import Party
 from webrtc_gateway.media.player import Player, PromptCache
+from webrtc_gateway.media.trunk import Export, RemoteParty, Trunk
 
 log = logging.getLogger("webrtc_gateway.media.worker")
 WATCHDOG_PERIOD = 0.5
@@ -49,11 +51,13 @@ class Worker:
         self.legs: dict[str, Leg] = {}
         self.bridges: dict[str, Bridge] = {}
         self.prompts = PromptCache()
+        self.trunk = Trunk()
         self.stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
             "hello": self._hello, "leg.offer": self._leg_offer, "leg.create_offer": self._leg_create_offer,
             "leg.answer": self._leg_answer, "leg.renegotiate": self._leg_renegotiate, "leg.close": self._leg_close,
+            "leg.export": self._leg_export, "leg.unexport": self._leg_unexport,
             "bridge": self._bridge, "unbridge": self._unbridge, "play": self._play, "stop": self._stop,
             "record.start": self._record_start, "record.stop": self._record_stop, "supervise": self._supervise,
             "unsupervise": self._unsupervise, "dtmf.detect": self._dtmf_detect, "stats": self._stats,
@@ -101,6 +105,29 @@ class Worker:
             raise CommandError(f"unknown leg {leg_id}")
         return leg
 
+    def _party(self, leg_id: str, remote: Any) -> Party:
+        """A local leg, or the remote party described in a command's ``remote`` map."""
+        if leg_id in self.legs:
+            return self.legs[leg_id]
+        spec = remote.get(leg_id) if isinstance(remote, dict) else None
+        if not isinstance(spec, dict):
+            raise CommandError(f"unknown leg {leg_id}")
+        port, codec, role = spec.get("port"), spec.get("codec"), spec.get("role", "caller")
+        if not isinstance(port, int) or not isinstance(codec, str) or not isinstance(role, str):
+            raise CommandError(f"remote leg {leg_id}: needs port (int), codec and role")
+        try:
+            return RemoteParty(self.trunk, leg_id, role, audio.codec_named(codec), port)
+        except KeyError:
+            raise CommandError(f"remote leg {leg_id}: unknown codec {codec}") from None
+
+    def _close_bridge(self, bridge: Bridge) -> None:
+        members = bridge.members()
+        bridge.close()
+        self.bridges.pop(bridge.id, None)
+        for member in members:
+            if isinstance(member, RemoteParty) and self.trunk.remotes.get(member.id) is member:
+                del self.trunk.remotes[member.id]
+
     def _bridge_named(self, bridge_id: str) -> Bridge:
         bridge = self.bridges.get(bridge_id)
         if bridge is None:
@@ -126,8 +153,8 @@ class Worker:
 
     async def close_all(self) -> None:
         for bridge in list(self.bridges.values()):
-            bridge.close()
-        self.bridges.clear()
+            self._close_bridge(bridge)
+        self.trunk.exports.clear()
         await asyncio.gather(*(leg.close() for leg in self.legs.values()), return_exceptions=True)
         self.legs.clear()
 
@@ -136,7 +163,7 @@ class Worker:
     async def _hello(self, command: dict[str, Any]) -> dict[str, Any]:
         if command["version"] != protocol.VERSION:
             raise CommandError(f"protocol version {command['version']} is not {protocol.VERSION}")
-        return {"worker": os.getpid(), "version": protocol.VERSION}
+        return {"worker": os.getpid(), "version": protocol.VERSION, "trunk": self.trunk.port}
 
     def _new_leg(self, command: dict[str, Any]) -> Leg:
         leg_id = command["leg"]
@@ -184,44 +211,69 @@ class Worker:
     async def _leg_close(self, command: dict[str, Any]) -> dict[str, Any]:
         leg = self._leg(command["leg"])
         bridge = leg.bridge
-        if bridge is not None:
+        if isinstance(bridge, Export):
+            self.trunk.exports.pop(leg.id, None)
+        elif bridge is not None:
             if leg is bridge.a or leg is bridge.b:
-                bridge.close()
-                self.bridges.pop(bridge.id, None)
+                self._close_bridge(bridge)
             else:
-                bridge.unsupervise(leg.id)
+                self._unsupervise_party(bridge, leg.id)
         del self.legs[leg.id]
         await leg.close()
+        return {}
+
+    async def _leg_export(self, command: dict[str, Any]) -> dict[str, Any]:
+        leg = self._leg(command["leg"])
+        if leg.bridge is not None:
+            raise CommandError(f"leg {leg.id} is already in bridge {leg.bridge.id}")
+        if leg.codec is None:
+            raise CommandError(f"leg {leg.id} has not negotiated its media yet")
+        export = Export(self.trunk, leg, command["port"])
+        leg.bridge = export
+        leg.forward_to = [export.sink]
+        self.trunk.exports[leg.id] = export
+        return {"codec": leg.codec.name, "role": leg.role}
+
+    async def _leg_unexport(self, command: dict[str, Any]) -> dict[str, Any]:
+        leg = self._leg(command["leg"])
+        export = self.trunk.exports.pop(leg.id, None)
+        if export is None or leg.bridge is not export:
+            raise CommandError(f"leg {leg.id} is not exported")
+        leg.bridge = None
+        leg.forward_to = []
         return {}
 
     async def _bridge(self, command: dict[str, Any]) -> dict[str, Any]:
         bridge_id = command["bridge"]
         if bridge_id in self.bridges:
             raise CommandError(f"bridge {bridge_id} exists")
-        a, b = self._leg(command["a"]), self._leg(command["b"])
+        if command["a"] not in self.legs:
+            raise CommandError(f"unknown leg {command['a']}")
+        a, b = self._party(command["a"], None), self._party(command["b"], command.get("remote"))
         if a is b:
             raise CommandError("a leg cannot be bridged to itself")
-        for leg in (a, b):
-            if leg.bridge is not None:
-                raise CommandError(f"leg {leg.id} is already in bridge {leg.bridge.id}")
-            if leg.codec is None:
-                raise CommandError(f"leg {leg.id} has not negotiated its media yet")
+        for party in (a, b):
+            if party.bridge is not None:
+                raise CommandError(f"leg {party.id} is already in bridge {party.bridge.id}")
+            if party.codec is None:
+                raise CommandError(f"leg {party.id} has not negotiated its media yet")
+        if isinstance(b, RemoteParty):
+            if b.id in self.trunk.remotes:
+                raise CommandError(f"leg {b.id} is already in a bridge here")
+            self.trunk.remotes[b.id] = b
         bridge = Bridge(bridge_id, a, b, self.emit)
         self.bridges[bridge_id] = bridge
         if command.get("record"):
             try:
                 bridge.start_recording(command["record"])
             except OSError as exc:
-                bridge.close()
-                del self.bridges[bridge_id]
+                self._close_bridge(bridge)
                 raise CommandError(f"cannot record to {command['record']}: {exc.strerror}") from None
         bridge.replan()
         return {"passthrough": a.forward_to == [b] and b.forward_to == [a]}
 
     async def _unbridge(self, command: dict[str, Any]) -> dict[str, Any]:
-        bridge = self._bridge_named(command["bridge"])
-        del self.bridges[bridge.id]
-        bridge.close()
+        self._close_bridge(self._bridge_named(command["bridge"]))
         return {}
 
     async def _play(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -268,15 +320,33 @@ class Worker:
 
     async def _supervise(self, command: dict[str, Any]) -> dict[str, Any]:
         bridge = self._bridge_named(command["bridge"])
-        leg = self._leg(command["leg"])
-        if leg.codec is None:
-            raise CommandError(f"leg {leg.id} has not negotiated its media yet")
-        bridge.supervise(leg, command["mode"])
+        party = self._party(command["leg"], command.get("remote"))
+        existing = bridge.supervisors.get(party.id)
+        if existing is not None:
+            party = existing[0]  # a change of mode
+        if party.codec is None:
+            raise CommandError(f"leg {party.id} has not negotiated its media yet")
+        if isinstance(party, RemoteParty) and existing is None:
+            if party.id in self.trunk.remotes:
+                raise CommandError(f"leg {party.id} is already in a bridge here")
+            self.trunk.remotes[party.id] = party
+        try:
+            bridge.supervise(party, command["mode"])
+        except ValueError:
+            if isinstance(party, RemoteParty) and existing is None:
+                self.trunk.remotes.pop(party.id, None)
+            raise
         return {}
 
     async def _unsupervise(self, command: dict[str, Any]) -> dict[str, Any]:
-        self._bridge_named(command["bridge"]).unsupervise(command["leg"])
+        self._unsupervise_party(self._bridge_named(command["bridge"]), command["leg"])
         return {}
+
+    def _unsupervise_party(self, bridge: Bridge, party_id: str) -> None:
+        entry = bridge.supervisors.get(party_id)
+        bridge.unsupervise(party_id)
+        if entry is not None and isinstance(entry[0], RemoteParty) and self.trunk.remotes.get(party_id) is entry[0]:
+            del self.trunk.remotes[party_id]
 
     async def _dtmf_detect(self, command: dict[str, Any]) -> dict[str, Any]:
         self._leg(command["leg"]).set_inband(command["inband"])
@@ -307,6 +377,7 @@ async def serve(sock: socket.socket) -> None:
     aiortc_patch.install()
     reader, writer = await asyncio.open_connection(sock=sock)
     worker = Worker(writer.write)
+    await worker.trunk.open()
     loop = asyncio.get_event_loop()
     loop.add_signal_handler(signal.SIGTERM, worker.stopping.set)
     decoder = protocol.Decoder()
