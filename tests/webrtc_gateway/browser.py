@@ -136,21 +136,21 @@ def sign_in(page: Any, user: str) -> None:
     page.click("#login-form button[type=submit]")
 
 
-def _wait_audio(page: Any, test: str, arg: Any, timeout_ms: int) -> None:
+def _wait_audio(page: Any, test: str, arg: Any, timeout_ms: int, polls: int = 3) -> None:
     """Until ``test`` (a JavaScript expression of ``a``, the page's ``window.switchboardAudio``, and ``arg``) holds
-    for three polls in a row, 100 ms apart."""
+    for ``polls`` polls in a row, 100 ms apart."""
     page.wait_for_function(
         f"""arg => {{
               const a = window.switchboardAudio;
               const ok = !!a && ({test});
               window.__audioRun = ok ? (window.__audioRun || 0) + 1 : 0;
-              return window.__audioRun >= 3;
+              return window.__audioRun >= {polls};
             }}""", arg=arg, polling=100, timeout=timeout_ms)
 
 
-def wait_hears(page: Any, hz: float, timeout_ms: int = TIMEOUT_MS) -> None:
-    """Until ``page`` hears a tone of ``hz`` (its loudest frequency, within 25 Hz)."""
-    _wait_audio(page, "a.hears(arg)", hz, timeout_ms)
+def wait_hears(page: Any, hz: float, timeout_ms: int = TIMEOUT_MS, for_s: float = 0.3) -> None:
+    """Until ``page`` has heard a tone of ``hz`` (its loudest frequency, within 25 Hz) for ``for_s`` seconds."""
+    _wait_audio(page, "a.hears(arg)", hz, timeout_ms + int(for_s * 1000), polls=max(3, round(for_s * 10)))
 
 
 def wait_not_hears(page: Any, hz: float, timeout_ms: int = TIMEOUT_MS) -> None:
@@ -168,7 +168,7 @@ def wait_silence(page: Any, timeout_ms: int = TIMEOUT_MS) -> None:
     _wait_audio(page, "(p => !p || !(p.db > -70))(a.peak())", None, timeout_ms)
 
 
-def tones_in(path: Path, wanted: list[float], window_s: float = 0.5) -> dict[float, float]:
+def tones_in(path: Path, wanted: list[float], window_s: float = 0.25) -> dict[float, float]:
     """For each frequency of ``wanted``: the share of the ``window_s`` windows of the WAV file in which some channel
     has it at least 20 dB above that window's median level between 100 Hz and 4 kHz (a tone, not noise)."""
     with wave.open(str(path)) as w:
@@ -180,7 +180,8 @@ def tones_in(path: Path, wanted: list[float], window_s: float = 0.5) -> dict[flo
     freqs = np.fft.rfftfreq(size, 1 / rate)
     band = (freqs >= 100) & (freqs <= 4000)
     counts = dict.fromkeys(wanted, 0)
-    windows = max(1, samples.shape[1] // size)
+    windows = samples.shape[1] // size
+    assert windows > 0, f"{path}: {samples.shape[1] / rate:.2f} s, shorter than one window"
     for i in range(windows):
         seen: set[float] = set()
         for channel in samples:

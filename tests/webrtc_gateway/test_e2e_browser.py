@@ -155,7 +155,7 @@ def run_the_call(center: Center, browser, expect) -> None:  # type: ignore[no-un
     agent.keyboard.press("a")  # answer
     expect(agent.locator("body")).to_have_attribute("data-phone", "connected")
 
-    wait_hears(agent, CALLER_HZ)
+    wait_hears(agent, CALLER_HZ, for_s=1.5)  # long enough to be found in the recording
     wait_hears(caller, AGENT_HZ)
 
     agent.reload()  # mid-call: the session and the call are resumed, the line moves to the new page
@@ -164,7 +164,7 @@ def run_the_call(center: Center, browser, expect) -> None:  # type: ignore[no-un
     expect(agent.locator("#line-status")).to_have_text("line up")
     if agent.evaluate("() => window.switchboardAudio.blocked()"):
         agent.click("#enable-audio")  # a reloaded page's audio may wait for a click
-    wait_hears(agent, CALLER_HZ)
+    wait_hears(agent, CALLER_HZ, for_s=1.5)
     wait_hears(caller, AGENT_HZ)
     expect(caller.locator("body")).to_have_attribute("data-call", "in-call")
 
@@ -178,9 +178,14 @@ def run_the_call(center: Center, browser, expect) -> None:  # type: ignore[no-un
 
     record = center.wait_api(f"/v1/cdrs/{contact_id}")
     assert record["disposition"] == "resolved" and record["notes"] == "called about the outage"
-    recording = center.data_dir / "recordings" / f"{contact_id}.wav"
-    heard = tones_in(recording, [CALLER_HZ, AGENT_HZ])
-    assert heard[CALLER_HZ] > 0.3 and heard[AGENT_HZ] > 0.3, heard
+    assert record["data"]["ivr"]["path"] == ["main", "support"] and record["data"]["ivr"]["digits"] == ["1", "2"]
+    # One recording segment per bridge: before the reload, and after it on the new page's line.
+    segments = [Path(p) for p in record["data"]["recordings"]]
+    assert record["data"]["recording"] == str(segments[0])
+    assert [p.name for p in segments] == [f"{contact_id}.wav", f"{contact_id}-2.wav"]
+    for segment in segments:
+        heard = tones_in(segment, [CALLER_HZ, AGENT_HZ])
+        assert heard[CALLER_HZ] > 0.3 and heard[AGENT_HZ] > 0.3, (segment.name, heard)
 
 
 def test_mute_hold_and_a_blind_transfer_from_the_desktop(tmp_path: Path) -> None:
