@@ -61,15 +61,20 @@ class Center:
             text = reply.read()
         return json.loads(text) if text else None
 
-    def wait_api(self, path: str, timeout_s: float = 15.0) -> Any:
-        """``GET path`` until it answers 200 (404 meanwhile: not there yet)."""
+    def wait_api(self, path: str, timeout_s: float = 15.0, until: Callable[[Any], Any] = bool) -> Any:
+        """``GET path`` until it answers 200 with an answer ``until`` accepts (a 404 meanwhile: not there yet),
+        asking again at each of the server's status lines (every half second)."""
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                return self.api("GET", path)
+                answer = self.api("GET", path)
+                if until(answer):
+                    return answer
             except urllib.error.HTTPError as exc:
-                if exc.code != 404 or time.monotonic() > deadline:
+                if exc.code != 404:
                     raise
+            if time.monotonic() > deadline:
+                raise AssertionError(f"GET {path}: not there in {timeout_s} s")
             self.serve.wait_for(r"^serve: seq=", timeout=timeout_s)  # the next status line: time has passed
 
 
@@ -151,6 +156,16 @@ def _wait_audio(page: Any, test: str, arg: Any, timeout_ms: int, polls: int = 3)
 def wait_hears(page: Any, hz: float, timeout_ms: int = TIMEOUT_MS, for_s: float = 0.3) -> None:
     """Until ``page`` has heard a tone of ``hz`` (its loudest frequency, within 25 Hz) for ``for_s`` seconds."""
     _wait_audio(page, "a.hears(arg)", hz, timeout_ms + int(for_s * 1000), polls=max(3, round(for_s * 10)))
+
+
+HOLD_MUSIC_NOTES = [174.6, 196.0, 220.0, 261.6, 329.6, 349.2, 392.0, 440.0, 493.9, 523.3, 587.3, 659.3, 784.0]
+"""The notes of the shipped hold music (``scripts/make_prompts.py``: C, Am, F and G chords, their arpeggios)."""
+
+
+def wait_hears_music(page: Any, timeout_ms: int = TIMEOUT_MS) -> None:
+    """Until the loudest thing ``page`` hears is a note of the hold music, half a second in a row."""
+    _wait_audio(page, "(p => !!p && p.db > -70 && arg.some(hz => Math.abs(p.hz - hz) <= 8))(a.peak())",
+                HOLD_MUSIC_NOTES, timeout_ms, polls=5)
 
 
 def wait_not_hears(page: Any, hz: float, timeout_ms: int = TIMEOUT_MS) -> None:

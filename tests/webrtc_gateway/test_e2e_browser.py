@@ -11,7 +11,11 @@ the agent hangs up and wraps up from the keyboard, and the contact's record has 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.store import SqliteStore
 from engine.store.base import Interaction
@@ -24,6 +28,7 @@ from tests.webrtc_gateway.browser import (
     sign_in,
     tones_in,
     wait_hears,
+    wait_hears_music,
     wait_hears_sound,
     wait_not_hears,
     wait_silence,
@@ -53,7 +58,7 @@ options = { 2 = { queue = "support" } }
 """
 
 
-def config(tmp_path: Path, extra: str = "") -> str:
+def config(tmp_path: Path, extra: str = "", announce_every_s: float = 60) -> str:
     return f"""\
 skills = ["support", "sales"]
 {extra}
@@ -73,7 +78,7 @@ skills = {{ support = 5 }}
 id = "support"
 skills = {{ support = 1 }}
 ring_timeout_s = 30
-announce_every_s = 20
+announce_every_s = {announce_every_s}
 
 [[queues]]
 id = "sales"
@@ -106,22 +111,56 @@ def caller_calls(page, expect, number: str = "") -> None:  # type: ignore[no-unt
     expect(page.locator("#dialed")).to_have_text("12")
 
 
-def agent_answers(center: Center, browser, expect, user: str, hz: float):  # type: ignore[no-untyped-def]
-    """An agent's desktop signed in, available, answering the call that rings; the page."""
+def agent_ready(center: Center, browser, expect, user: str, hz: float):  # type: ignore[no-untyped-def]
+    """An agent's desktop signed in, its line up, available; the page."""
     agent = open_page(browser, f"{center.url}/agent?testTone={hz:g}", center.errors)
     sign_in(agent, user)
     expect(agent.locator("#line-status")).to_have_text("line up")
     agent.keyboard.press("r")  # available
+    expect(agent.locator("#state-text")).to_have_text(re.compile("available|reserved"))
+    return agent
+
+
+def agent_answers(center: Center, browser, expect, user: str, hz: float):  # type: ignore[no-untyped-def]
+    """An agent's desktop signed in, available, answering the call that rings; the page."""
+    agent = agent_ready(center, browser, expect, user, hz)
     expect(agent.locator("body")).to_have_attribute("data-phone", "ringing")
     agent.keyboard.press("a")  # answer
     expect(agent.locator("body")).to_have_attribute("data-phone", "connected")
     return agent
 
 
+@dataclass
+class Scene:
+    """A web caller talking to Ann (agent a1) in Chromium, Bob (a2) able to sign in."""
+
+    center: Center
+    browser: Any
+    expect: Any
+    caller: Any
+    ann: Any
+
+
+@contextmanager
+def answered_call(tmp_path: Path, extra_config: str = "") -> Iterator[Scene]:
+    """The caller through the IVR to the support queue, Ann answers, each hears the other's tone."""
+    from playwright.sync_api import expect
+
+    with running_center(tmp_path, config(tmp_path, extra_config), {"ivr.toml": IVR},
+                        users={"ann": "a1", "bob": "a2"}) as center, chromium() as browser:
+        caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
+        caller_calls(caller, expect)
+        ann = agent_answers(center, browser, expect, "ann", AGENT_HZ)
+        wait_hears(caller, AGENT_HZ)
+        wait_hears(ann, CALLER_HZ)
+        yield Scene(center, browser, expect, caller, ann)
+    assert center.errors == []
+
+
 def test_a_web_call_through_the_ivr_to_the_agent_survives_a_reload(tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users={"ann": "a1"},
+    with running_center(tmp_path, config(tmp_path, announce_every_s=4), {"ivr.toml": IVR}, users={"ann": "a1"},
                         seed=known_customer) as center, chromium() as browser:
         run_the_call(center, browser, expect)
     assert center.errors == []
@@ -138,12 +177,12 @@ def known_customer(store: SqliteStore) -> None:
 def run_the_call(center: Center, browser, expect) -> None:  # type: ignore[no-untyped-def]
     caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
     caller_calls(caller, expect, NUMBER)
-    caller.wait_for_function("() => document.querySelectorAll('#status-lines li').length > 0")
+    waiting = center.wait_api("/v1/queues/support/contacts", until=lambda page: page["items"])["items"]
+    assert [c["channel"] for c in waiting] == ["voice"]  # through the IVR, waiting in the queue
+    wait_hears_music(caller)
+    expect(caller.locator("#status-lines")).to_contain_text("number 1 in line")  # the position announcement
 
-    agent = open_page(browser, f"{center.url}/agent?testTone={AGENT_HZ:g}", center.errors)
-    sign_in(agent, "ann")
-    expect(agent.locator("#line-status")).to_have_text("line up")
-    agent.keyboard.press("r")  # available
+    agent = agent_ready(center, browser, expect, "ann", AGENT_HZ)
     expect(agent.locator("body")).to_have_attribute("data-phone", "ringing")
     expect(agent.locator("#offer-queue")).to_have_text("support")
     expect(agent.locator("#ivr-path li")).to_have_count(2)
@@ -152,6 +191,7 @@ def run_the_call(center: Center, browser, expect) -> None:  # type: ignore[no-un
     expect(agent.locator("#tickets")).to_contain_text("Refund pending")
     expect(agent.locator("#history")).to_contain_text("asked about an invoice")
     contact_id = agent.locator("#offer-contact").inner_text()
+    assert contact_id == waiting[0]["contact_id"]
     agent.keyboard.press("a")  # answer
     expect(agent.locator("body")).to_have_attribute("data-phone", "connected")
 
@@ -191,17 +231,8 @@ def run_the_call(center: Center, browser, expect) -> None:  # type: ignore[no-un
 def test_mute_hold_and_a_blind_transfer_from_the_desktop(tmp_path: Path) -> None:
     """Mute: the caller hears silence; hold: the caller hears music and the agent nothing; a blind transfer to
     another agent: the caller talks to them, the first agent wraps up."""
-    from playwright.sync_api import expect
-
-    users = {"ann": "a1", "bob": "a2"}
-    with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users=users) as center, \
-            chromium() as browser:
-        caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
-        caller_calls(caller, expect)
-        ann = agent_answers(center, browser, expect, "ann", AGENT_HZ)
-        wait_hears(caller, AGENT_HZ)
-        wait_hears(ann, CALLER_HZ)
-
+    with answered_call(tmp_path) as scene:
+        center, expect, caller, ann = scene.center, scene.expect, scene.caller, scene.ann
         ann.keyboard.press("m")
         expect(ann.locator("#mute")).to_have_attribute("aria-pressed", "true")
         wait_silence(caller)
@@ -218,10 +249,7 @@ def test_mute_hold_and_a_blind_transfer_from_the_desktop(tmp_path: Path) -> None
         wait_hears(caller, AGENT_HZ)
         wait_hears(ann, CALLER_HZ)
 
-        bob = open_page(browser, f"{center.url}/agent?testTone={OTHER_AGENT_HZ:g}", center.errors)
-        sign_in(bob, "bob")
-        expect(bob.locator("#line-status")).to_have_text("line up")
-        bob.keyboard.press("r")
+        bob = agent_ready(center, scene.browser, expect, "bob", OTHER_AGENT_HZ)
         ann.keyboard.press("t")
         ann.check('#transfer-form input[name=to][value=agent]')
         ann.fill("#transfer-agent", "a2")
@@ -235,7 +263,6 @@ def test_mute_hold_and_a_blind_transfer_from_the_desktop(tmp_path: Path) -> None
         ann.select_option("#disposition", "escalated")
         ann.click("#wrapup-done")
         expect(ann.locator("body")).to_have_attribute("data-phone", "idle")
-    assert center.errors == []
 
 
 CHATS_BESIDE_CALLS = """
@@ -247,16 +274,9 @@ chat = false
 
 def test_a_chat_beside_a_call_in_the_desktop(tmp_path: Path) -> None:
     """On a call, the agent takes a chat in the same desktop, writes, ends and wraps it up; the call goes on."""
-    from playwright.sync_api import expect
-
-    with running_center(tmp_path, config(tmp_path, CHATS_BESIDE_CALLS), {"ivr.toml": IVR},
-                        users={"ann": "a1"}) as center, chromium() as browser:
-        caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
-        caller_calls(caller, expect)
-        ann = agent_answers(center, browser, expect, "ann", AGENT_HZ)
-        wait_hears(caller, AGENT_HZ)
-
-        customer = open_page(browser, f"{center.url}/chat/", center.errors)
+    with answered_call(tmp_path, CHATS_BESIDE_CALLS) as scene:
+        center, expect, caller, ann = scene.center, scene.expect, scene.caller, scene.ann
+        customer = open_page(scene.browser, f"{center.url}/chat/", center.errors)
         customer.fill("#join input[name=name]", "Ada")
         customer.fill("#join input[name=customer]", "ada@example.com")
         customer.click("#join button")
@@ -279,7 +299,6 @@ def test_a_chat_beside_a_call_in_the_desktop(tmp_path: Path) -> None:
         wait_hears(ann, CALLER_HZ)
         ann.keyboard.press("x")
         expect(ann.locator("body")).to_have_attribute("data-phone", "wrap-up")
-    assert center.errors == []
 
 
 def consult(ann, bob, expect) -> None:  # type: ignore[no-untyped-def]
@@ -299,18 +318,9 @@ def consult(ann, bob, expect) -> None:  # type: ignore[no-untyped-def]
 def test_a_consultative_transfer_cancelled_then_completed(tmp_path: Path) -> None:
     """The caller hears music while Ann consults Bob; cancelled, Ann has the caller back; completed, Bob has the
     caller and Ann wraps up."""
-    from playwright.sync_api import expect
-
-    users = {"ann": "a1", "bob": "a2"}
-    with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users=users) as center, \
-            chromium() as browser:
-        caller = open_page(browser, f"{center.url}/call?testTone={CALLER_HZ:g}", center.errors)
-        caller_calls(caller, expect)
-        ann = agent_answers(center, browser, expect, "ann", AGENT_HZ)
-        bob = open_page(browser, f"{center.url}/agent?testTone={OTHER_AGENT_HZ:g}", center.errors)
-        sign_in(bob, "bob")
-        expect(bob.locator("#line-status")).to_have_text("line up")
-        bob.keyboard.press("r")
+    with answered_call(tmp_path) as scene:
+        center, expect, caller, ann = scene.center, scene.expect, scene.caller, scene.ann
+        bob = agent_ready(center, scene.browser, expect, "bob", OTHER_AGENT_HZ)
         expect(bob.locator("#state-text")).to_have_text("available")
 
         consult(ann, bob, expect)
@@ -329,7 +339,6 @@ def test_a_consultative_transfer_cancelled_then_completed(tmp_path: Path) -> Non
         expect(bob.locator("body")).to_have_attribute("data-phone", "connected")
         wait_hears(caller, OTHER_AGENT_HZ)
         wait_hears(bob, CALLER_HZ)
-    assert center.errors == []
 
 
 def test_decline_state_with_a_reason_and_queues_from_the_desktop(tmp_path: Path) -> None:
