@@ -667,6 +667,10 @@ class Calls:
                                                   "supervisor": supervisor}))
         return out
 
+    def supervising(self, supervisor: str) -> str | None:
+        """The contact ``supervisor`` supervises now, if any."""
+        return next((c.contact_id for c in self.callers.values() if supervisor in c.supervisors), None)
+
     def supervise_mode(self, supervisor: str, mode: str) -> list[Effect]:
         """Switch a supervisor between listen, whisper and barge (its leg stays)."""
         for c in self.callers.values():
