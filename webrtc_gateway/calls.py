@@ -292,8 +292,8 @@ class Calls:
             out.append(Submit(CallFailed(contact_id, "busy" if reason == "declined" else "no-answer")))
         elif c.phase in ("ringing", "queued", "offered", "connected"):
             if c.agent and c.phase in ("connected", "ringing"):
-                out.append(Send(("agent", c.agent), {"type": "ended", "contact_id": contact_id,
-                                                     "reason": "caller-hung-up"}))
+                said = "caller-hung-up" if reason in ("caller-hung-up", "socket-closed") else reason
+                out.append(Send(("agent", c.agent), {"type": "ended", "contact_id": contact_id, "reason": said}))
             waiting_dial = c.dialer and c.phase in ("queued", "offered")
             out.append(Submit(CalleeHungUp(contact_id) if waiting_dial else CustomerHungUp(contact_id)))
         out += self._finish(c, reason)
