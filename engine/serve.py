@@ -29,7 +29,10 @@ start with ``file:line: key: problem`` before the journal is touched. One channe
 ACD's actions to the channel hooks of every channel (and each contact's record to the CRMs).
 
 The HTTP side (``--host`` / ``--port``) is the admin API (``admin_api.create_app``: ``/healthz``, the chat widget
-and agent chat over WebSocket), served by hypercorn in the engine's nursery. With a ``[plugins.email]`` section the
+and agent chat over WebSocket), served by hypercorn in the engine's nursery. The WebRTC gateway (browser agents and
+web callers with audio: ``docs/gateway.md``) runs there too, with its media worker processes, when the
+configuration has a ``[plugins.webrtc]`` section, and by default on the embedded demo (``--no-webrtc`` turns it
+off). With a ``[plugins.email]`` section the
 SMTP listener runs there too. This module is the process's composition root: the one place of ``engine`` that
 reaches ``plugins`` and ``admin_api``, lazily.
 """
@@ -107,6 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-login", action="store_true",
                         help="do not log in and make ready the configured agents at start")
     parser.add_argument("--no-http", action="store_true", help="do not start the HTTP side")
+    parser.add_argument("--no-webrtc", action="store_true",
+                        help="do not start the WebRTC gateway (on by default with the embedded demo, else with a "
+                             "[plugins.webrtc] section)")
     parser.add_argument("--live-timezone", default="UTC", metavar="ZONE",
                         help="the live figures' day begins at midnight in this IANA time zone (default UTC)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -383,6 +389,8 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                          ", ".join(f"{c} {n}" for c, n in handed.items() if n))
             for writer in writers:
                 await nursery.start(writer.run)
+            if not args.no_http and not args.no_webrtc:
+                await _start_gateway(nursery, runtime, host, dispatcher, data_dir, demo=not args.config)
             if not args.no_http:
                 await trio.to_thread.run_sync(_bootstrap_admin_token, host.store, data_dir)
                 binds = await nursery.start(_serve_http, api, args.host, args.port)
@@ -432,6 +440,23 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                 break
     print(f"serve: stopped seq={runtime.seq}", flush=True)
     return 0
+
+
+async def _start_gateway(nursery: trio.Nursery, runtime: Runtime, host: Any, dispatcher: Any, data_dir: Path, *,
+                         demo: bool) -> None:
+    """The WebRTC gateway (plugin ``webrtc``, ``docs/gateway.md``) in the engine's nursery, when its section
+    turns it on (``[plugins.webrtc]``) or on the embedded demo; its sockets are served by the admin API."""
+    from functools import partial
+
+    plugin = host.manager.pm.get_plugin("webrtc")
+    settings = plugin.wanted(default_on=demo) if plugin is not None else None
+    if settings is None:
+        return
+    gateway = await nursery.start(partial(plugin.run, runtime, host.manager, settings, data_dir,
+                                          dispatcher=dispatcher))
+    ivr = "the IVR" if gateway.ivr is not None else f"queue {settings.default_queue!r}"
+    print(f"serve: webrtc gateway with {settings.workers or 'one per CPU'} media worker(s); web callers go to "
+          f"{ivr}", flush=True)
 
 
 ADMIN_TOKEN_FILE = "admin-token"

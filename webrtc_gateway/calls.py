@@ -292,8 +292,8 @@ class Calls:
             out.append(Submit(CallFailed(contact_id, "busy" if reason == "declined" else "no-answer")))
         elif c.phase in ("ringing", "queued", "offered", "connected"):
             if c.agent and c.phase in ("connected", "ringing"):
-                out.append(Send(("agent", c.agent), {"type": "ended", "contact_id": contact_id,
-                                                     "reason": "caller-hung-up"}))
+                said = "caller-hung-up" if reason in ("caller-hung-up", "socket-closed") else reason
+                out.append(Send(("agent", c.agent), {"type": "ended", "contact_id": contact_id, "reason": said}))
             waiting_dial = c.dialer and c.phase in ("queued", "offered")
             out.append(Submit(CalleeHungUp(contact_id) if waiting_dial else CustomerHungUp(contact_id)))
         out += self._finish(c, reason)
@@ -666,6 +666,10 @@ class Calls:
             out.append(Send(("agent", agent_id), {"type": "supervisor", "contact_id": c.contact_id, "mode": mode,
                                                   "supervisor": supervisor}))
         return out
+
+    def supervising(self, supervisor: str) -> str | None:
+        """The contact ``supervisor`` supervises now, if any."""
+        return next((c.contact_id for c in self.callers.values() if supervisor in c.supervisors), None)
 
     def supervise_mode(self, supervisor: str, mode: str) -> list[Effect]:
         """Switch a supervisor between listen, whisper and barge (its leg stays)."""

@@ -106,6 +106,7 @@ class Socket:
     address: str = ""
     principal: Any = None
     supervising: str = ""  # a supervisor socket's agent
+    joining: tuple[str, str] | None = None  # (leg, mode) of a supervision waiting for its leg to connect
 
 
 def _leg_id(role: str) -> str:
@@ -275,7 +276,8 @@ class Gateway:
         if sock is not None and sock.session_id == session.id:
             del self.agent_sockets[session.agent_id]
             self._close(sock, 4409, "replaced", "this session was taken over")
-        self.apply(self.calls.forget_line(session.agent_id), session.agent_id)
+        lane = self._lane_of(session.agent_id)
+        self.apply(self.calls.forget_line(session.agent_id), lane)
         if disconnect and self.lanes is not None:
             self.lanes.push(session.agent_id, lambda: self._disconnect(session.agent_id))
 
@@ -307,12 +309,41 @@ class Gateway:
             self.apply(self.calls.media_event(event, now), owner[1])
         elif owner[0] == "line":
             self._line_event(owner[1], event, now)
-        elif owner[0] == "sup" and (kind == "leg.media_lost" or
-                                    (kind == "leg.state" and event.get("state") in ("failed", "closed"))):
-            sock = self.supervisors.get(owner[1])
-            self.apply(self.calls.unsupervise(owner[1]), owner[1])
+        elif owner[0] == "sup":
+            self._supervisor_event(owner[1], event)
+
+    def _supervisor_event(self, supervisor: str, event: dict[str, Any]) -> None:
+        """A supervisor's leg: once connected it joins the call (joined before, it could miss the mix); lost, the
+        supervision ends."""
+        kind, state = event.get("t"), event.get("state")
+        sock = self.supervisors.get(supervisor)
+        if kind == "leg.state" and state == "connected":
+            if sock is None or sock.joining is None:
+                return
+            leg, mode = sock.joining
+            sock.joining = None
+            call = self.calls.call_of(sock.supervising)
+            try:  # in the call's lane: after its bridge, before its end
+                self.apply(self.calls.supervise(supervisor, sock.supervising, leg, mode),
+                           call["contact_id"] if call else supervisor)
+            except CallError as exc:
+                self._end_supervision(sock, leg, str(exc))
+        elif kind == "leg.media_lost" or (kind == "leg.state" and state in ("failed", "closed")):
+            key = self.calls.supervising(supervisor) or supervisor
+            self.apply(self.calls.unsupervise(supervisor), key)
             if sock is not None:
-                self.deliver(("supervisor", owner[1]), {"type": "ended", "contact_id": None, "reason": "media-lost"})
+                if sock.joining is not None:
+                    self._end_supervision(sock, sock.joining[0], "media-lost")
+                sock.supervising = ""
+                self.deliver(("supervisor", supervisor), {"type": "ended", "contact_id": None,
+                                                          "reason": "media-lost"})
+
+    def _end_supervision(self, sock: Socket, leg: str, reason: str) -> None:
+        """A supervision that never joined (the call ended meanwhile, its leg failed): its leg closes."""
+        sock.joining, sock.supervising = None, ""
+        self.calls.by_leg.pop(leg, None)
+        self.apply([Media({"t": "leg.close", "leg": leg})], sock.id)
+        self.deliver(("supervisor", sock.id), {"type": "ended", "contact_id": None, "reason": reason})
 
     def _line_event(self, agent_id: str, event: dict[str, Any], now: float) -> None:
         session = self.sessions.of_agent(agent_id)
@@ -326,7 +357,7 @@ class Gateway:
         if session is not None:
             self.sessions.set_line(session.id, "up" if up else "lost", now)
         self.deliver(("agent", agent_id), {"type": "line", "state": "up" if up else "lost"})
-        self.apply(self.calls.line_state(agent_id, up), agent_id)
+        self.apply(self.calls.line_state(agent_id, up), self._lane_of(agent_id))
 
     # -------------------------------------------------------------------------------------------- IVR ----
 
@@ -574,7 +605,7 @@ class Gateway:
         if not self.sessions.current(sock.session_id, sock.ticket):  # replaced meanwhile: not its line any more
             await self._command({"t": "leg.close", "leg": leg})
             raise CallError("refused", "this socket no longer holds the session")
-        self.apply(self.calls.line_leg(agent, leg), agent)
+        self.apply(self.calls.line_leg(agent, leg), self._lane_of(agent))
         self.sessions.set_line(sock.session_id, "none", self.now())  # up when its media connects
         return {"type": "answer", "sdp": result["sdp"]}
 
@@ -706,8 +737,7 @@ class Gateway:
             if kind == "mode":
                 return [await self._switch_mode(sock, frame["mode"])]
             if kind == "stop":
-                self.apply(self.calls.unsupervise(sock.id), sock.id)
-                sock.supervising = ""
+                self._stop_supervision(sock)
                 return [{"type": "ack", "of": kind}]
             raise CallError("refused", f"{kind}: not handled")
         except CallError as exc:
@@ -725,7 +755,7 @@ class Gateway:
         teams = acd.agents[agent_id].config.teams if agent_id in acd.agents else ()
         if agent_id not in acd.agents or not sock.principal.sees_agent(agent_id, teams):
             raise CallError("forbidden", f"you do not supervise agent {agent_id!r}")
-        if sock.supervising:
+        if sock.joining is not None or self.calls.supervising(sock.id):
             raise CallError("refused", "stop the current supervision first")
         if self.calls.call_of(agent_id) is None:
             raise CallError("refused", f"agent {agent_id!r} is not on a call")
@@ -733,28 +763,40 @@ class Gateway:
         caller = self.calls.caller(self.calls.call_of(agent_id)["contact_id"])  # type: ignore[index]
         result = await self._leg_request({"t": "leg.offer", "leg": leg, "sdp": sdp, "role": "supervisor",
                                           **self._leg_options()}, near=caller.leg if caller else None)
-        try:
-            effects = self.calls.supervise(sock.id, agent_id, leg, mode)
-        except CallError:
-            await self._command({"t": "leg.close", "leg": leg})
-            raise
-        sock.supervising = agent_id
-        call = self.calls.call_of(agent_id) or {}
-        self.apply(effects, sock.id)
-        return {"type": "answer", "sdp": result["sdp"], "contact_id": call.get("contact_id")}
+        sock.supervising, sock.joining = agent_id, (leg, mode)  # joins once its leg connects
+        self.calls.by_leg[leg] = ("sup", sock.id)
+        return {"type": "answer", "sdp": result["sdp"], "contact_id": caller.contact_id if caller else None}
 
     async def _switch_mode(self, sock: Socket, mode: str) -> dict[str, Any]:
         self._check_mode(mode)
-        if not sock.supervising:
+        if sock.joining is None and not self.calls.supervising(sock.id):
             raise CallError("refused", "not supervising")
-        self.apply(self.calls.supervise_mode(sock.id, mode), sock.id)
+        if sock.joining is not None:
+            sock.joining = (sock.joining[0], mode)
+        else:
+            self.apply(self.calls.supervise_mode(sock.id, mode), self.calls.supervising(sock.id) or sock.id)
         return {"type": "ack", "of": "mode", "mode": mode}
 
+    def _stop_supervision(self, sock: Socket) -> None:
+        if sock.joining is not None:
+            leg = sock.joining[0]
+            self.calls.by_leg.pop(leg, None)
+            self.apply([Media({"t": "leg.close", "leg": leg})], sock.id)
+        key = self.calls.supervising(sock.id) or sock.id
+        self.apply(self.calls.unsupervise(sock.id), key)
+        sock.supervising, sock.joining = "", None
+
     def supervisor_disconnect(self, sock: Socket) -> None:
+        self._stop_supervision(sock)
         self.supervisors.pop(sock.id, None)
-        self.apply(self.calls.unsupervise(sock.id), sock.id)
 
     # -------------------------------------------------------------------------------------------- data ----
+
+    def _lane_of(self, agent_id: str) -> str:
+        """The lane of what concerns an agent's line: its live call's (so a re-bridge keeps its place among the
+        call's commands), else the agent's own."""
+        line = self.calls.lines.get(agent_id)
+        return line.contact if line is not None and line.contact else agent_id
 
     def _record_path(self, contact_id: str, segment: int) -> str:
         name = contact_id if segment == 1 else f"{contact_id}-{segment}"

@@ -24,6 +24,7 @@ from engine.center import Center
 from engine.config import parse_config
 from engine.journal import Journal
 from engine.runtime import Runtime, TrioClock
+from engine.serve import _attach_dialer_sinks
 from engine.store import SqliteStore
 from plugins.host import PluginHost
 from plugins.manager import PluginManager
@@ -173,6 +174,7 @@ async def running_gateway(tmp_path: Path, thread: AsyncioThread, *, workers: int
     manager.configure(strict=True)
     host = PluginHost(manager, store, config)
     dispatcher = host.attach(runtime)
+    compliance = _attach_dialer_sinks(runtime, host)  # the dialer's compliance questions answered, as in serve
     cdrs = CdrWriter(store, every_s=0.05)
     runtime.add_sink(cdrs)
     dispatcher.on_record = cdrs.amend
@@ -184,6 +186,7 @@ async def running_gateway(tmp_path: Path, thread: AsyncioThread, *, workers: int
     try:
         async with runtime.running(), trio.open_nursery() as nursery:
             await nursery.start(dispatcher.run)
+            await compliance.resume(runtime.acd)
             await nursery.start(cdrs.run)
             gateway = await nursery.start(partial(plugin.run, runtime, manager, settings_now, tmp_path,
                                                   dispatcher=dispatcher))
