@@ -422,15 +422,14 @@
       : [step.menu, step.digits && "pressed " + step.digits, step.language].filter(Boolean).join(" · ")));
     const lead = offer.lead;
     $("lead-box").hidden = !lead;
-    if (lead) entries($("lead"), { name: lead.name, phone: lead.phone, ...(lead.fields || {}) });
-    const callback = offer.customer || (lead && lead.phone) || "";
-    $("callback-number").value = callback;
+    if (lead) entries($("lead"), { ...(lead.fields || {}), number: lead.number, lead: lead.id, campaign: lead.campaign });
+    $("callback-number").value = (lead && lead.number) || offer.customer || "";
   }
 
   function ring(offer) {
     contact = { id: offer.contact_id, phase: "ringing", muted: false, held: false, offer, since: Date.now() };
     keep();
-    const preview = !!(offer.lead || offer.preview);
+    const preview = !!((offer.lead && offer.lead.preview) || offer.preview);
     $("offer-kind").textContent = preview ? "Preview: call this lead?" : "Incoming call";
     $("offer-queue").textContent = offer.queue || "";
     $("offer-contact").textContent = offer.contact_id;
