@@ -335,24 +335,25 @@
     };
   }
 
-  // A new line (a new peer connection: the first one, or after a reload; the gateway moves a live call to it),
-  // or an ICE restart of the current one when the gateway says its media was lost.
+  // A new line: a new peer connection and its offer (the first, after a reload, after the line was lost); the
+  // gateway makes a new leg of it and moves a live call to it.
   async function openLine() {
     if (!microphone) microphone = await Phone.microphone();
     if (line) line.close();
-    line = new Phone.Line(microphone, iceServers, (state) => {
+    const mine = new Phone.Line(microphone, iceServers, (state) => {
+      if (line !== mine) return;
       document.body.dataset.line = state;
       if (state === "connected") setLine("line up", true);
-      else if (state === "failed") restartLine();
+      else if (state === "failed") lineLost();
     });
+    line = mine;
     if (contact && contact.muted) line.mute(true);
-    send({ type: "offer", sdp: await line.offer(false) });
+    send({ type: "offer", sdp: await line.offer() });
   }
 
-  async function restartLine() {
-    if (!line || line.state === "closed") return openLine();
+  function lineLost() {
     setLine("reconnecting line", false);
-    send({ type: "offer", sdp: await line.offer(true), restart: true });
+    openLine().catch((error) => report(String(error)));
   }
 
   const handlers = {
@@ -373,7 +374,7 @@
     answer: async (f) => { if (line) await line.accept(f.sdp); },
     line: (f) => {
       if (f.state === "up") setLine("line up", true);
-      else if (f.state === "lost") restartLine();
+      else if (f.state === "lost") lineLost();
     },
     "offer-contact": (f) => ring(f),
     dialing: (f) => { if (contact && contact.id === f.contact_id) $("offer-kind").textContent = "Dialling " + (f.number || "") + "…"; },

@@ -115,8 +115,8 @@ window.SwitchboardPhone = (function () {
 
     get state() { return this.pc.connectionState; }
 
-    async offer(iceRestart) {
-      await this.pc.setLocalDescription(await this.pc.createOffer({ iceRestart: !!iceRestart }));
+    async offer() {
+      await this.pc.setLocalDescription(await this.pc.createOffer());
       await gathered(this.pc);
       return this.pc.localDescription.sdp;
     }
