@@ -27,7 +27,6 @@
   let dispositions = ["resolved"];
   let queues = []; // [{id, name, channel}]
   const served = new Set();
-  let campaignQueues = new Map(); // campaign id -> queue id
   let engineOffset = 0; // engine time - this browser's clock, from the live stream
 
   // ------------------------------------------------------------------------------------------ helpers ----
@@ -137,9 +136,9 @@
   });
 
   async function start() {
-    me = { token: saved("token"), agentId: saved("agent"), name: saved("name") };
+    me = { token: saved("token"), agentId: saved("agent"), name: saved("name"), role: "agent" };
     try {
-      await api("GET", "/v1/me");
+      me.role = (await api("GET", "/v1/me")).role;
     } catch (error) {
       for (const key of Object.values(KEY)) sessionStorage.removeItem(key);
       me = null;
@@ -170,12 +169,13 @@
     } catch (error) {
       report(error.message);
     }
-    try {
-      const campaigns = (await api("GET", "/v1/campaigns?limit=1000")).items;
-      campaignQueues = new Map(campaigns.map((c) => [c.id, c.queue]));
-      renderCampaigns(campaigns);
-    } catch (error) {
-      $("campaigns-box").hidden = true; // agents do not see campaigns: their queues are enough
+    $("campaigns-box").hidden = true; // agents do not see campaigns (GET /v1/campaigns is staff's): their queues do
+    if (me.role !== "agent") {
+      try {
+        renderCampaigns((await api("GET", "/v1/campaigns?limit=1000")).items);
+      } catch (error) {
+        report(error.message);
+      }
     }
     renderQueues();
     try {

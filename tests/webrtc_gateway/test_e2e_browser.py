@@ -343,7 +343,8 @@ def test_a_consultative_transfer_cancelled_then_completed(tmp_path: Path) -> Non
 
 def test_decline_state_with_a_reason_and_queues_from_the_desktop(tmp_path: Path) -> None:
     """An agent declines a call (it goes back to the queue), goes not ready for lunch, cannot move itself between
-    queues (the desktop says who can), becomes available again and gets the call back."""
+    queues (the desktop says who can), becomes available again, gets the call back and transfers it to another
+    queue, where the caller waits with music."""
     from playwright.sync_api import expect
 
     with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users={"ann": "a1"}) as center, \
@@ -375,4 +376,11 @@ def test_decline_state_with_a_reason_and_queues_from_the_desktop(tmp_path: Path)
         ann.keyboard.press("a")
         expect(ann.locator("body")).to_have_attribute("data-phone", "connected")
         wait_hears(caller, AGENT_HZ)
+
+        ann.keyboard.press("t")
+        ann.select_option("#transfer-queue", "sales")
+        ann.click("#transfer-go")
+        expect(ann.locator("body")).to_have_attribute("data-phone", "wrap-up")
+        center.wait_api("/v1/queues/sales/contacts", until=lambda page: page["items"])
+        wait_hears_music(caller)
     assert center.errors == []
