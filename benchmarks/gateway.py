@@ -26,12 +26,16 @@ It prints one JSON object; progress lines go to standard error.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -50,7 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="agent legs on the least-loaded worker (any) or on their caller's (near)")
     parser.add_argument("--record", action="store_true", help="record every call (decodes both sides)")
     parser.add_argument("--setup-concurrency", type=int, default=8, help="calls set up at once (default 8)")
+    parser.add_argument("--host", choices=HOSTS, default="process",
+                        help="where the media workers' asyncio loops run (default: processes; the others are the "
+                             "alternatives measured in webrtc_gateway/README.md)")
     parser.add_argument("--json", action="store_true", help="print JSON (the CLI does)")
+
+
+HOSTS = ("process", "thread", "guest", "trio-asyncio")
 
 
 def _progress(message: str) -> None:
@@ -114,6 +124,93 @@ class PeerProcess:
         if self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+
+
+class InProcessWorker:
+    """A media worker run by this process (``MediaPool``'s ``WorkerHost``): ``serve`` on a thread's loop or on a
+    loop of this thread."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.returncode: int | None = None
+        self._done = trio.Event()
+        self._token = trio.lowlevel.current_trio_token()
+        self.cancel: Callable[[], None] = lambda: None
+
+    def finished(self) -> None:
+        """Called (from any thread) when ``serve`` returned."""
+        def done() -> None:
+            self.returncode = 0
+            self._done.set()
+
+        self._token.run_sync_soon(done)
+
+    async def wait(self) -> int:
+        await self._done.wait()
+        return 0
+
+    def kill(self) -> None:
+        self.cancel()
+
+
+async def launch_in_thread(sock: socket.socket) -> InProcessWorker:
+    """``--host thread``: the worker's own asyncio loop in a thread of this process (sharing its GIL)."""
+    from webrtc_gateway.media.worker import serve
+
+    host = InProcessWorker()
+
+    def target() -> None:
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(serve(sock))
+        host.cancel = lambda: loop.call_soon_threadsafe(task.cancel)
+        try:
+            loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            loop.close()
+            host.finished()
+
+    threading.Thread(target=target, name="media-worker", daemon=True).start()
+    return host
+
+
+def launch_on_loop(loop: asyncio.AbstractEventLoop) -> Callable[[socket.socket], Awaitable[InProcessWorker]]:
+    """``--host guest``: the worker as a task of the asyncio loop trio runs on as a guest (this thread)."""
+    from webrtc_gateway.media.worker import serve
+
+    async def launch(sock: socket.socket) -> InProcessWorker:
+        host = InProcessWorker()
+        task = loop.create_task(serve(sock))
+        host.cancel = task.cancel
+        task.add_done_callback(lambda _: host.finished())
+        return host
+
+    return launch
+
+
+def launch_under_trio_asyncio(nursery: trio.Nursery) -> Callable[[socket.socket], Awaitable[InProcessWorker]]:
+    """``--host trio-asyncio``: the worker on trio-asyncio's loop, inside trio (this thread)."""
+    import trio_asyncio
+
+    from webrtc_gateway.media.worker import serve
+
+    async def launch(sock: socket.socket) -> InProcessWorker:
+        host = InProcessWorker()
+        scope = trio.CancelScope()
+
+        async def run() -> None:
+            try:
+                with scope:
+                    await trio_asyncio.aio_as_trio(serve)(sock)
+            finally:
+                host.finished()
+
+        host.cancel = scope.cancel
+        nursery.start_soon(run)
+        return host
+
+    return launch
 
 
 def _percentiles(values: list[float], points: tuple[int, ...] = (50, 95, 99)) -> dict[str, float]:
@@ -216,13 +313,14 @@ async def _set_up(pool: MediaPool, peers: list[PeerProcess], args: argparse.Name
     return time.monotonic() - t0
 
 
-async def _measure(args: argparse.Namespace) -> dict[str, Any]:
+async def _measure(args: argparse.Namespace,
+                   launcher: Callable[[socket.socket], Awaitable[Any]] | None = None) -> dict[str, Any]:
     probe = EngineProbe()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(probe.run)
         peers = [await PeerProcess.start(nursery, args.codec) for _ in range(args.peer_processes)]
         try:
-            async with open_media_pool(args.workers) as pool:
+            async with open_media_pool(args.workers, launcher=launcher) as pool:
                 await trio.sleep(1.0)
                 idle = probe.take()
                 setup_s = await _set_up(pool, peers, args)
@@ -259,7 +357,11 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
     per_worker = {w["index"]: round((w["cpu_s"] - before[w["index"]]["cpu_s"]) / wall * 100, 1)
                   for w in end["workers"] if w["index"] in before}
     gateway_pct = sum(per_worker.values())
+    if args.host != "process":  # the workers are in this process: its CPU is theirs and the controller's
+        gateway_pct, per_worker = own_cpu / wall * 100, {}
     peers_pct = sum(r["cpu_s"] - m["cpu_s"] for r, m in zip(reports, marks, strict=True)) / wall * 100
+    if args.host != "process":
+        own_cpu = 0.0  # counted in gateway_pct
     sent = sum(r["sent"] for r in reports)
     received = sum(r["received"] for r in reports)
     jitter = [j for r in reports for j in r["jitter_ms"]]
@@ -267,7 +369,8 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
     leg_means = [x for r in reports for x in r["latency_ms_per_leg"] if x is not None]
     decoders = sum(w["decoders"] for w in end["workers"])
     return {
-        "calls": args.calls, "seconds": round(wall, 2), "codec": args.codec, "workers": len(per_worker),
+        "calls": args.calls, "seconds": round(wall, 2), "codec": args.codec, "host": args.host,
+        "workers": len(end["workers"]),
         "placement": args.placement, "record": args.record, "peer_processes": args.peer_processes,
         "setup_s": round(setup_s, 2),
         "cpu": {"gateway_pct": round(gateway_pct, 1), "per_call_pct": round(gateway_pct / args.calls, 3),
@@ -286,9 +389,33 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def _guest(args: argparse.Namespace) -> dict[str, Any]:
+    """trio as a guest on this asyncio loop, the workers as its tasks."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    trio.lowlevel.start_guest_run(_measure, args, launch_on_loop(loop), run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+                                  done_callback=done.set_result)
+    return (await done).unwrap()  # type: ignore[no-any-return]
+
+
+async def _with_trio_asyncio(args: argparse.Namespace) -> dict[str, Any]:
+    import trio_asyncio
+
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        result = await _measure(args, launch_under_trio_asyncio(nursery))
+        nursery.cancel_scope.cancel()
+    return result
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import tempfile
 
+    if args.workers is None and args.host in ("guest", "trio-asyncio"):
+        args.workers = 1  # one thread: more loops on it would only share it
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as directory:
         args.record_dir = directory
-        return trio.run(_measure, args)
+        if args.host == "guest":
+            return asyncio.run(_guest(args))
+        if args.host == "trio-asyncio":
+            return trio.run(_with_trio_asyncio, args)
+        return trio.run(_measure, args, launch_in_thread if args.host == "thread" else None)

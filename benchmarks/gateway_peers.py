@@ -3,8 +3,8 @@ both ends of some calls, cheap enough not to take the CPU the gateway is measure
 
 aiortc sets each peer up (ICE on loopback, DTLS-SRTP), then gets out of the way:
 
-- sending: one task sends every leg's packets, each leg on its own phase of the 20 ms cycle (legs spread over it,
-  as independent browsers are): a 12-byte RTP header packed by hand, encrypted with the leg's SRTP session, written
+- sending: one task sends every leg's packets, each leg in one of ten 2 ms slots of the 20 ms cycle (legs spread
+  over it, as independent browsers are): a 12-byte RTP header packed by hand, encrypted with the leg's SRTP session, written
   to the nominated ICE pair's socket. aiortc's own sender is given a track that never yields (no packets, no
   20 ms polling), and keeps sending its RTCP reports.
 - receiving: the nominated pair's datagrams are taken before aioice's queue and aiortc's tasks (a shim on the
@@ -43,6 +43,8 @@ from webrtc_gateway.media import aiortc_patch, audio
 
 FRAMES = 250
 RING = 1024
+SLOTS = 10
+SLOT_S = 0.002
 _RTP = struct.Struct("!BBHII")
 
 
@@ -133,8 +135,6 @@ class Leg:
         self.payloads = payloads
         self.outgoing: Stream = Stream()  # set by the call: my sending stream
         self.incoming: Stream = Stream()  # the peer's sending stream, which I receive
-        self.phase = 0.0
-        self.next_at = 0.0
         self._send: Any = None
         self._header = b""
 
@@ -203,6 +203,7 @@ class Peers:
         self.calls: dict[int, tuple[Leg, Leg]] = {}
         self.sending = False
         self._legs: list[Leg] = []
+        self._slots: list[list[Leg]] = [[] for _ in range(SLOTS)]
 
     async def offer(self, call: int) -> dict[str, Any]:
         caller, agent = (Leg(self.codec, self.frames, self.payloads) for _ in range(2))
@@ -216,23 +217,30 @@ class Peers:
         caller, agent = self.calls[call]
         await asyncio.gather(caller.accept(caller_sdp), agent.accept(agent_sdp))
         for leg in (caller, agent):
-            leg.phase = (len(self._legs) * 0.0073) % 0.02  # spread over the 20 ms cycle
+            self._slots[len(self._legs) % SLOTS].append(leg)  # spread over the 20 ms cycle
             self._legs.append(leg)
         return {"ok": True}
 
     async def send_loop(self) -> None:
-        """Every leg sends a packet each 20 ms, at its phase; checked every 2 ms."""
+        """Every leg sends a packet each 20 ms, in its slot of the cycle (ten slots of 2 ms)."""
+        next_slot: float | None = None
+        index = 0
         while True:
-            await asyncio.sleep(0.002)
-            now = time.monotonic()
             if not self.sending:
-                for leg in self._legs:
-                    leg.next_at = now + leg.phase
+                next_slot = None
+                await asyncio.sleep(0.005)
                 continue
-            for leg in self._legs:
-                if leg.next_at <= now:
+            now = time.monotonic()
+            if next_slot is None:
+                next_slot, index = now, 0
+            while next_slot <= now:
+                for leg in self._slots[index % SLOTS]:
                     leg.send_next(now)
-                    leg.next_at = max(leg.next_at + 0.02, now - 0.1)  # late: catch up, but not a burst
+                index += 1
+                next_slot += SLOT_S
+                if now - next_slot > 0.1:  # far behind (the machine is overloaded): skip, do not burst
+                    next_slot = now
+            await asyncio.sleep(max(0.0, next_slot - time.monotonic()))
 
     def streams(self) -> list[Stream]:
         return [s for caller, agent in self.calls.values() for s in (caller.outgoing, agent.outgoing)]

@@ -391,7 +391,10 @@ async def serve(sock: socket.socket) -> None:
     worker = Worker(writer.write)
     await worker.trunk.open()
     loop = asyncio.get_event_loop()
-    loop.add_signal_handler(signal.SIGTERM, worker.stopping.set)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, worker.stopping.set)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (a measurement's host)
+        pass
     decoder = protocol.Decoder()
     watchdog = asyncio.ensure_future(worker.watchdog())
     lag = asyncio.ensure_future(worker.measure_lag())
