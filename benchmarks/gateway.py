@@ -12,7 +12,8 @@ least-loaded one, so bridges cross workers as in production, where agents' lines
   peers' and this process's beside it (all share the machine), and the machine's (``/proc/stat``): what anything
   else used meanwhile (``others_pct``: figures taken beside other work are not figures of the gateway) and the
   hypervisor's steal;
-- ``packet_loss``: packets not received over packets sent, all legs, both directions;
+- ``packet_loss``: packets not received over packets sent, all legs, both directions (with ``--caller-codec``
+  the bridges transcode, frames are not recognised, and packets are only counted: no latency then);
 - ``jitter_ms``: RFC 3550 interarrival jitter per receiving leg (mean, p95, max over legs);
 - ``latency_ms``: one-way time from a peer's send to the other peer's receipt (same clock; loopback and both
   peers' processing included), per packet (p50, p95, p99, max) and the legs' means (p50, max);
@@ -49,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of media before the window (default 2)")
     parser.add_argument("--workers", type=int, default=None, help="media workers (default: one per core)")
     parser.add_argument("--peer-processes", type=int, default=1, help="processes of peers (default 1)")
-    parser.add_argument("--codec", choices=("opus", "PCMU"), default="opus")
+    parser.add_argument("--codec", choices=("opus", "PCMU"), default="opus", help="the legs' codec (default opus)")
+    parser.add_argument("--caller-codec", choices=("opus", "PCMU"), default=None,
+                        help="the callers' codec if not --codec: every bridge then transcodes both ways")
     parser.add_argument("--placement", choices=("any", "near"), default="any",
                         help="agent legs on the least-loaded worker (any) or on their caller's (near)")
     parser.add_argument("--record", action="store_true", help="record every call (decodes both sides)")
@@ -78,9 +81,10 @@ class PeerProcess:
         self._lock = trio.Lock()
 
     @classmethod
-    async def start(cls, nursery: trio.Nursery, codec: str) -> PeerProcess:
+    async def start(cls, nursery: trio.Nursery, codec: str, caller_codec: str | None) -> PeerProcess:
         process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "benchmarks.gateway_peers", "--codec", codec],
+            [sys.executable, "-m", "benchmarks.gateway_peers", "--codec", codec,
+             *(["--caller-codec", caller_codec] if caller_codec else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         peer = cls(process)
         nursery.start_soon(peer._read)
@@ -318,7 +322,7 @@ async def _measure(args: argparse.Namespace,
     probe = EngineProbe()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(probe.run)
-        peers = [await PeerProcess.start(nursery, args.codec) for _ in range(args.peer_processes)]
+        peers = [await PeerProcess.start(nursery, args.codec, args.caller_codec) for _ in range(args.peer_processes)]
         try:
             async with open_media_pool(args.workers, launcher=launcher) as pool:
                 await trio.sleep(1.0)
@@ -370,6 +374,7 @@ async def _measure(args: argparse.Namespace,
     decoders = sum(w["decoders"] for w in end["workers"])
     return {
         "calls": args.calls, "seconds": round(wall, 2), "codec": args.codec, "host": args.host,
+        "caller_codec": args.caller_codec or args.codec,
         "workers": len(end["workers"]),
         "placement": args.placement, "record": args.record, "peer_processes": args.peer_processes,
         "setup_s": round(setup_s, 2),

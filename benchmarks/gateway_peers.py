@@ -195,18 +195,22 @@ class Leg:
 class Peers:
     """The calls of this process and their sending loop."""
 
-    def __init__(self, codec: str) -> None:
+    def __init__(self, codec: str, caller_codec: str | None = None) -> None:
         aiortc_patch.install()
-        self.codec = codec
-        self.payloads = encoded_frames(audio.codec_named(codec))
-        self.frames = {frame: i for i, frame in enumerate(self.payloads)}
+        self.codecs = (caller_codec or codec, codec)
+        self.payloads = {name: encoded_frames(audio.codec_named(name)) for name in set(self.codecs)}
+        self.frames = {name: {frame: i for i, frame in enumerate(p)} for name, p in self.payloads.items()}
         self.calls: dict[int, tuple[Leg, Leg]] = {}
         self.sending = False
         self._legs: list[Leg] = []
         self._slots: list[list[Leg]] = [[] for _ in range(SLOTS)]
 
     async def offer(self, call: int) -> dict[str, Any]:
-        caller, agent = (Leg(self.codec, self.frames, self.payloads) for _ in range(2))
+        # a leg recognises what it receives by the frames of the other leg's codec (a bridge between two codecs
+        # transcodes: then nothing is recognised, and packets are only counted)
+        caller_codec, agent_codec = self.codecs
+        caller = Leg(caller_codec, self.frames[agent_codec], self.payloads[caller_codec])
+        agent = Leg(agent_codec, self.frames[caller_codec], self.payloads[agent_codec])
         caller_to_agent, agent_to_caller = Stream(), Stream()
         caller.outgoing, agent.incoming = caller_to_agent, caller_to_agent
         agent.outgoing, caller.incoming = agent_to_caller, agent_to_caller
@@ -252,7 +256,8 @@ class Peers:
         if len(latency) > 100_000:
             latency = np.random.default_rng(1).choice(latency, 100_000)
         return {
-            "sent": sum(c[0] for c in counts), "received": sum(min(c) for c in counts),
+            "sent": sum(c[0] for c in counts),
+            "received": sum(min(c[0], c[1] + s.unknown) for c, s in zip(counts, streams, strict=True)),
             "unknown": sum(s.unknown for s in streams),
             "jitter_ms": [round(s.jitter * 1000, 3) for s in streams],
             "latency_ms_per_leg": [round(float(np.mean(s.latency)) * 1000, 3) if s.latency else None
@@ -266,8 +271,8 @@ class Peers:
             stream.mark()
 
 
-async def main(codec: str) -> None:
-    peers = Peers(codec)
+async def main(codec: str, caller_codec: str | None) -> None:
+    peers = Peers(codec, caller_codec)
     loop = asyncio.get_event_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -315,5 +320,7 @@ async def main(codec: str) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--codec", default="opus", choices=("opus", "PCMU"))
-    asyncio.run(main(parser.parse_args().codec))
+    parser.add_argument("--codec", default="opus", choices=("opus", "PCMU"), help="the agents' (and callers')")
+    parser.add_argument("--caller-codec", choices=("opus", "PCMU"), help="the callers', if not --codec")
+    options = parser.parse_args()
+    asyncio.run(main(options.codec, options.caller_codec))

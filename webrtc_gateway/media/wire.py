@@ -16,6 +16,8 @@ wire takes both directions over:
   negotiated), encrypts it with the SRTP session aiortc set up and writes it to the pair's socket, synchronously.
   The ``RTCRtpSender``'s counters are kept, so its RTCP sender reports stay true; its own task waits on a track
   that never yields (``IdleTrack``).
+- queueing: the socket's receive buffer is made small (``RECEIVE_BUFFER``): media late by more than a few hundred
+  milliseconds is worth less than none, so an overloaded worker drops rather than queues.
 
 ``RtpWire.attach`` returns None while the leg is not ready; ``detach`` gives the socket back to aioice.
 """
@@ -23,7 +25,9 @@ wire takes both directions over:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import socket
 import struct
 import time
 from collections.abc import Callable
@@ -34,6 +38,9 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 _HEADER = struct.Struct("!BBHII")
+RECEIVE_BUFFER = 8192
+"""SO_RCVBUF of a connected leg's socket (the kernel doubles it): a worker that falls behind loses packets after
+a few hundred milliseconds of them instead of delivering every later packet that much late."""
 _NTP_EPOCH = 2208988800
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 
@@ -65,9 +72,13 @@ class RtpWire:
         self._sequence = random.randrange(1 << 15)
         self._origin = random.randrange(1 << 32)
         self._transport = protocol.transport
+        self._sock = protocol.transport._sock  # the raw socket: sendto without asyncio's buffering layer
         self._original = protocol.datagram_received
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         self.sent = 0
         self.octets = 0
+        self.send_errors = 0
         protocol.datagram_received = self._datagram_received
 
     @classmethod
@@ -113,7 +124,11 @@ class RtpWire:
         header = _HEADER.pack(self._first, self._payload_type | (0x80 if marker else 0), self._sequence, rtp_ts,
                               self._ssrc)
         self._sequence = (self._sequence + 1) & 0xFFFF
-        self._transport.sendto(self._protect(header + self._extension + payload), self._remote)
+        try:
+            self._sock.sendto(self._protect(header + self._extension + payload), self._remote)
+        except OSError:  # a full send buffer (the packet is lost, as on a network) or a closing socket
+            self.send_errors += 1
+            return
         self.sent += 1
         self.octets += len(payload)
         sender = self._sender  # what aiortc's RTCP sender reports say
