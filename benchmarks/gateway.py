@@ -56,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--placement", choices=("any", "near"), default="any",
                         help="agent legs on the least-loaded worker (any) or on their caller's (near)")
     parser.add_argument("--record", action="store_true", help="record every call (decodes both sides)")
+    parser.add_argument("--direct", action="store_true",
+                        help="the baseline: each call's two peers connected to each other, no gateway")
     parser.add_argument("--setup-concurrency", type=int, default=8, help="calls set up at once (default 8)")
     parser.add_argument("--host", choices=HOSTS, default="process",
                         help="where the media workers' asyncio loops run (default: processes; the others are the "
@@ -298,6 +300,10 @@ async def _set_up(pool: MediaPool, peers: list[PeerProcess], args: argparse.Name
         nonlocal done
         async with limit:
             peer = peers[i % len(peers)]
+            if args.direct:
+                await peer.ask({"op": "direct", "call": i})
+                done += 1
+                return
             offers = await peer.ask({"op": "offer", "call": i})
             caller = await pool.request({"t": "leg.offer", "leg": f"c{i}", "sdp": offers["caller"],
                                          "role": "caller", "ice": {"loopback": True}})

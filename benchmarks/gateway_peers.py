@@ -7,9 +7,9 @@ aiortc sets each peer up (ICE on loopback, DTLS-SRTP), then gets out of the way:
   over it, as independent browsers are): a 12-byte RTP header packed by hand, encrypted with the leg's SRTP session, written
   to the nominated ICE pair's socket. aiortc's own sender is given a track that never yields (no packets, no
   20 ms polling), and keeps sending its RTCP reports.
-- receiving: the nominated pair's datagrams are taken before aioice's queue and aiortc's tasks (a shim on the
-  STUN protocol's receiver): RTP is decrypted and timed in place; STUN (consent checks), DTLS and RTCP go on to
-  aioice as usual.
+- receiving: the nominated pair's datagrams are taken before aioice's queue and aiortc's tasks (the pair's
+  ``datagram_received``, shadowed on that instance as the gateway's ``RtpWire`` does): RTP is decrypted and timed
+  in place; STUN (consent checks), DTLS and RTCP go on to aioice as usual.
 
 Payloads are real codec frames: ``FRAMES`` distinct 20 ms frames of noise-like sound, encoded once (Opus 32 kbit/s
 or PCMU), sent in turn. A receiver knows a frame by its bytes (the gateway forwards them untouched), hence which
@@ -19,7 +19,8 @@ times; a packet not received is lost.
 
 Control: JSON lines on stdin, one answer line each on stdout:
 ``{"op": "offer", "call": I}`` -> ``{"caller": SDP, "agent": SDP}``; ``{"op": "accept", "call": I, "caller":
-SDP, "agent": SDP}`` -> ``{"ok": true}`` once both are connected; ``{"op": "send", "on": bool}``; ``{"op":
+SDP, "agent": SDP}`` -> ``{"ok": true}`` once both are connected; ``{"op": "direct", "call": I}``: the call's two
+ends connected to each other, without the gateway (the baseline of ``--direct``); ``{"op": "send", "on": bool}``; ``{"op":
 "report"}`` -> counters (``report``); ``{"op": "quit"}``.
 """
 
@@ -109,21 +110,6 @@ class Stream:
         self._last_transit = transit
 
 
-class _Receiver:
-    """Stands in for aioice's ``Connection`` as the receiver of the nominated pair's datagrams."""
-
-    def __init__(self, connection: Any, leg: Leg) -> None:
-        self._connection = connection
-        self._leg = leg
-
-    def data_received(self, data: bytes, component: int) -> None:
-        if not self._leg.take(data):
-            self._connection.data_received(data, component)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._connection, name)
-
-
 class Leg:
     """One end of a call (``caller`` or ``agent``)."""
 
@@ -145,16 +131,33 @@ class Leg:
 
     async def accept(self, answer: str) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await self.connected()
+
+    async def answer(self, offer: str) -> str:
+        """Answer another peer's offer (``--direct``: the two ends of a call without the gateway)."""
+        with aiortc_patch.loopback():
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self.pc.localDescription.sdp
+
+    async def connected(self) -> None:
+        """Wait for the connection, then take its RTP over (see the module's docstring)."""
         while self.pc.connectionState != "connected":
             if self.pc.connectionState in ("failed", "closed"):
                 raise ConnectionError(self.pc.connectionState)
             await asyncio.sleep(0.01)
         dtls = self.transceiver.sender.transport
-        while dtls._tx_srtp is None:
+        while dtls._tx_srtp is None or 1 not in dtls.transport._connection._nominated:
             await asyncio.sleep(0.01)
         pair = dtls.transport._connection._nominated[1]
-        pair.protocol.receiver = _Receiver(pair.protocol.receiver, self)
-        protect, sendto, remote = dtls._tx_srtp.protect, pair.protocol.transport.sendto, pair.remote_addr
+        original = pair.protocol.datagram_received
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if not self.take(data):
+                original(data, addr)
+
+        pair.protocol.datagram_received = datagram_received
+        protect, sock, remote = dtls._tx_srtp.protect, pair.protocol.transport._sock, pair.remote_addr
         self._unprotect = dtls._rx_srtp.unprotect
         payload_type = self.transceiver._codecs[0].payloadType
         ssrc = self.transceiver.sender._ssrc
@@ -162,7 +165,10 @@ class Leg:
 
         def send(k: int) -> None:
             header = _RTP.pack(0x80, payload_type, k & 0xFFFF, (k * ticks) & 0xFFFFFFFF, ssrc)
-            sendto(protect(header + self.payloads[k % FRAMES]), remote)
+            try:
+                sock.sendto(protect(header + self.payloads[k % FRAMES]), remote)
+            except OSError:
+                pass  # a full buffer: lost
 
         self._send = send
 
@@ -220,10 +226,22 @@ class Peers:
     async def accept(self, call: int, caller_sdp: str, agent_sdp: str) -> dict[str, Any]:
         caller, agent = self.calls[call]
         await asyncio.gather(caller.accept(caller_sdp), agent.accept(agent_sdp))
+        self._sending(caller, agent)
+        return {"ok": True}
+
+    async def direct(self, call: int) -> dict[str, Any]:
+        """A call without the gateway: the agent's end answers the caller's offer (the baseline)."""
+        await self.offer(call)
+        caller, agent = self.calls[call]
+        answer = await agent.answer(caller.pc.localDescription.sdp)
+        await asyncio.gather(caller.accept(answer), agent.connected())
+        self._sending(caller, agent)
+        return {"ok": True}
+
+    def _sending(self, caller: Leg, agent: Leg) -> None:
         for leg in (caller, agent):
             self._slots[len(self._legs) % SLOTS].append(leg)  # spread over the 20 ms cycle
             self._legs.append(leg)
-        return {"ok": True}
 
     async def send_loop(self) -> None:
         """Every leg sends a packet each 20 ms, in its slot of the cycle (ten slots of 2 ms)."""
@@ -288,6 +306,8 @@ async def main(codec: str, caller_codec: str | None) -> None:
             work: Awaitable[dict[str, Any]] | dict[str, Any]
             if op == "offer":
                 work = peers.offer(command["call"])
+            elif op == "direct":
+                work = peers.direct(command["call"])
             elif op == "accept":
                 work = peers.accept(command["call"], command["caller"], command["agent"])
             elif op == "send":

@@ -43,6 +43,8 @@ BAD_OFFERS = [
     (GOOD.format(profile="UDP/TLS/RTP/SAVPF", fingerprint=FINGERPRINT).replace("a=ice-ufrag:abcd\n", ""),
      "no ICE credentials"),
     ("v=0\n" + "a=x\n" * 20000, "malformed SDP|no audio"),
+    (GOOD.format(profile="UDP/TLS/RTP/SAVPF", fingerprint=FINGERPRINT)
+     + "".join(f"a=candidate:{i} 1 udp 1 127.0.0.1 {1000 + i} typ host\n" for i in range(51)), "51 ICE candidates"),
 ]
 
 

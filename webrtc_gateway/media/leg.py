@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SECURE_PROFILE = "UDP/TLS/RTP/SAVPF"
+MAX_CANDIDATES = 50
 OFFERED_CODECS = ("opus", "PCMU", "telephone-event")
 DEFAULT_MEDIA_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 5.0
@@ -49,9 +50,13 @@ class LegError(Exception):
 
 
 def check_offer(sdp: str, kind: str = "offer") -> None:
-    """``LegError`` unless ``sdp`` parses, has an audio section, and every section is DTLS-SRTP."""
+    """``LegError`` unless ``sdp`` parses, has an audio section, every audio section is DTLS-SRTP with ICE
+    credentials, and it carries at most ``MAX_CANDIDATES`` ICE candidates (a flood is refused, not tried)."""
     if not sdp.strip():
         raise LegError(f"empty SDP {kind}")
+    candidates = sdp.count("a=candidate:")
+    if candidates > MAX_CANDIDATES:
+        raise LegError(f"SDP {kind} has {candidates} ICE candidates (at most {MAX_CANDIDATES})")
     try:
         description = aiortc_sdp.SessionDescription.parse(sdp)
     except Exception as exc:  # aiortc's parser raises whatever the text provokes

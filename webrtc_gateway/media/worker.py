@@ -136,12 +136,12 @@ class Worker:
         return bridge
 
     async def measure_lag(self) -> None:
-        """The event loop's lag (how late a 20 ms sleep wakes), kept for ``stats``."""
+        """The event loop's lag (how late a 100 ms sleep wakes), kept for ``stats``."""
         loop = asyncio.get_event_loop()
         while True:
             t = loop.time()
-            await asyncio.sleep(0.02)
-            self._lags.append(loop.time() - t - 0.02)
+            await asyncio.sleep(0.1)
+            self._lags.append(loop.time() - t - 0.1)
 
     async def watchdog(self) -> None:
         """Raise ``leg.media_lost`` for connected legs without RTP (see the module's docstring)."""
