@@ -367,6 +367,8 @@ async def _measure(args: argparse.Namespace,
     per_worker = {w["index"]: round((w["cpu_s"] - before[w["index"]]["cpu_s"]) / wall * 100, 1)
                   for w in end["workers"] if w["index"] in before}
     gateway_pct = sum(per_worker.values())
+    system_pct = sum(w["cpu_system_s"] - before[w["index"]]["cpu_system_s"] for w in end["workers"]
+                     if w["index"] in before) / wall * 100
     if args.host != "process":  # the workers are in this process: its CPU is theirs and the controller's
         gateway_pct, per_worker = own_cpu / wall * 100, {}
     peers_pct = sum(r["cpu_s"] - m["cpu_s"] for r, m in zip(reports, marks, strict=True)) / wall * 100
@@ -385,6 +387,7 @@ async def _measure(args: argparse.Namespace,
         "placement": args.placement, "record": args.record, "peer_processes": args.peer_processes,
         "setup_s": round(setup_s, 2),
         "cpu": {"gateway_pct": round(gateway_pct, 1), "per_call_pct": round(gateway_pct / args.calls, 3),
+                "gateway_system_pct": round(system_pct, 1),
                 "per_worker_pct": list(per_worker.values()), "peers_pct": round(peers_pct, 1),
                 "controller_pct": round(own_cpu / wall * 100, 1), "cores": os.cpu_count(),
                 "machine_pct": round(machine[0] / wall * 100, 1), "steal_pct": round(machine[1] / wall * 100, 1),

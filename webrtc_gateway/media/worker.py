@@ -365,7 +365,9 @@ class Worker:
         lags, self._lags = sorted(self._lags), []
         lag = {"p50": round(lags[len(lags) // 2] * 1000, 2), "p99": round(lags[int(len(lags) * 0.99)] * 1000, 2),
                "max": round(lags[-1] * 1000, 2)} if lags else {}
-        return {"loop_lag_ms": lag, "trunk_dropped": self.trunk.dropped, "legs": len(self.legs), "bridges": len(self.bridges), "cpu_s": round(time.process_time(), 3),
+        times = os.times()
+        return {"loop_lag_ms": lag, "trunk_dropped": self.trunk.dropped, "cpu_user_s": round(times.user, 3),
+                "cpu_system_s": round(times.system, 3), "legs": len(self.legs), "bridges": len(self.bridges), "cpu_s": round(time.process_time(), 3),
                 "rss": _rss(), "decoders": audio.BUILT["decoder"], "encoders": audio.BUILT["encoder"],
                 "per_leg": {leg_id: leg.stats() for leg_id, leg in self.legs.items()}}
 
