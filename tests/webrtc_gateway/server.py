@@ -85,6 +85,7 @@ class Gw:
     thread: AsyncioThread
     cdrs: CdrWriter
     data_dir: Path
+    engine: EngineHandle
     sockets: list[WsClient] = field(default_factory=list)
     peers: list[Peer] = field(default_factory=list)
 
@@ -218,7 +219,7 @@ async def running_gateway(tmp_path: Path, thread: AsyncioThread, *, workers: int
             gateway = await nursery.start(partial(plugin.run, runtime, manager, settings_now, tmp_path,
                                                   dispatcher=dispatcher))
             urls = await nursery.start(serve, create_app(engine), "127.0.0.1", 0)
-            gw = Gw(int(urls[0].rsplit(":", 1)[1]), tokens, gateway, runtime, store, thread, cdrs, tmp_path)
+            gw = Gw(int(urls[0].rsplit(":", 1)[1]), tokens, gateway, runtime, store, thread, cdrs, tmp_path, engine)
             try:
                 yield gw
             finally:

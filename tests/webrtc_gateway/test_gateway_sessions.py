@@ -7,6 +7,7 @@ from pathlib import Path
 
 import trio
 
+from admin_api.chat import _present_elsewhere
 from tests.webrtc_gateway.peers import AsyncioThread
 from tests.webrtc_gateway.server import AGENT_HZ, CALLER_HZ, OTHER_HZ, TIMEOUT_S, running_gateway
 
@@ -89,3 +90,17 @@ async def test_a_browser_cannot_take_another_agents_session_or_act_on_its_call(
             assert (await intruder.expect("error"))["code"] == "unknown"
             await gw.until_hears(caller, {AGENT_HZ})  # the call went on untouched
         assert gw.runtime.acd.contacts[contact].state == "connected"
+
+
+async def test_the_chat_socket_closing_does_not_disconnect_an_agent_whose_session_holds(
+        tmp_path: Path, peers: AsyncioThread) -> None:
+    async with running_gateway(tmp_path, peers) as gw:
+        with trio.fail_after(TIMEOUT_S):
+            call = await gw.on_call()
+            assert await _present_elsewhere(gw.engine, "a1") and not await _present_elsewhere(gw.engine, "a2")
+            chat = await gw.staff("/chat/ws/agent/a1", "a1", "hello")  # the desktop's chat beside the call
+            await chat.close()  # e.g. the chat panel closed: the gateway's session still holds the agent
+            while gw.engine.chat.connected(("agent", "a1")):
+                await trio.sleep(0.01)
+            await gw.until_hears(call.caller, {AGENT_HZ})  # the call goes on, long enough to see ...
+            assert gw.runtime.acd.agent_state("a1")[0] == "on-contact"  # ... that nothing disconnected a1
