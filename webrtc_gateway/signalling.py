@@ -36,8 +36,9 @@ from webrtc_gateway.frames import (
     error,
     parse,
 )
-from webrtc_gateway.gateway import CLOSE_KEY, Gateway, Socket
+from webrtc_gateway.gateway import Gateway
 from webrtc_gateway.sessions import SessionError
+from webrtc_gateway.sockets import CLOSE_KEY, Socket
 
 log = logging.getLogger("switchboard.webrtc")
 
@@ -145,11 +146,11 @@ async def agent_ws(agent_id: str) -> None:
         await _refuse("bad-frame", 'the first frame must be {"type": "session", "resume"?}', BAD_INPUT)
         return
     try:
-        sock, hello = await gateway.agent_connect(agent_id, first.get("resume"))
+        sock, hello = await gateway.agents.connect(agent_id, first.get("resume"))
     except SessionError as exc:
         await _refuse(exc.code, str(exc), 4403)
         return
-    await _run(sock, hello, AGENT_FRAMES, gateway.agent_request, gateway.agent_disconnect)
+    await _run(sock, hello, AGENT_FRAMES, gateway.agents.request, gateway.agents.disconnect)
 
 
 # --------------------------------------------------------------------------------------------- caller ----
@@ -160,8 +161,8 @@ async def caller_ws() -> None:
     gateway = await _gateway()
     if gateway is None:
         return
-    sock, hello = gateway.caller_connect()
-    await _run(sock, hello, CALLER_FRAMES, gateway.caller_request, gateway.caller_disconnect)
+    sock, hello = gateway.callers.connect()
+    await _run(sock, hello, CALLER_FRAMES, gateway.callers.request, gateway.callers.disconnect)
 
 
 # ----------------------------------------------------------------------------------------- supervisor ----
@@ -175,5 +176,5 @@ async def supervisor_ws() -> None:
     gateway = await _gateway()
     if gateway is None:
         return
-    sock, hello = gateway.supervisor_connect(principal)
-    await _run(sock, hello, SUPERVISOR_FRAMES, gateway.supervisor_request, gateway.supervisor_disconnect)
+    sock, hello = gateway.supervision.connect(principal)
+    await _run(sock, hello, SUPERVISOR_FRAMES, gateway.supervision.request, gateway.supervision.disconnect)
