@@ -215,7 +215,7 @@ class Peers:
         self._legs: list[Leg] = []
         self._slots: list[list[Leg]] = [[] for _ in range(SLOTS)]
 
-    async def offer(self, call: int) -> dict[str, Any]:
+    def _call(self, call: int) -> tuple[Leg, Leg]:
         # a leg recognises what it receives by the frames of the other leg's codec (a bridge between two codecs
         # transcodes: then nothing is recognised, and packets are only counted)
         caller_codec, agent_codec = self.codecs
@@ -225,6 +225,10 @@ class Peers:
         caller.outgoing, agent.incoming = caller_to_agent, caller_to_agent
         agent.outgoing, caller.incoming = agent_to_caller, agent_to_caller
         self.calls[call] = (caller, agent)
+        return caller, agent
+
+    async def offer(self, call: int) -> dict[str, Any]:
+        caller, agent = self._call(call)
         return {"caller": await caller.offer(), "agent": await agent.offer()}
 
     async def accept(self, call: int, caller_sdp: str, agent_sdp: str) -> dict[str, Any]:
@@ -235,9 +239,8 @@ class Peers:
 
     async def direct(self, call: int) -> dict[str, Any]:
         """A call without the gateway: the agent's end answers the caller's offer (the baseline)."""
-        await self.offer(call)
-        caller, agent = self.calls[call]
-        answer = await agent.answer(caller.pc.localDescription.sdp)
+        caller, agent = self._call(call)
+        answer = await agent.answer(await caller.offer())
         await asyncio.gather(caller.accept(answer), agent.connected())
         self._sending(caller, agent)
         return {"ok": True}
