@@ -41,21 +41,13 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from webrtc_gateway.media import aiortc_patch, audio
+from webrtc_gateway.media.wire import IdleTrack
 
 FRAMES = 250
 RING = 1024
 SLOTS = 10
 SLOT_S = 0.002
 _RTP = struct.Struct("!BBHII")
-
-
-class IdleTrack(MediaStreamTrack):
-    """A track that never yields a frame: aiortc's sender waits on it and sends nothing."""
-
-    kind = "audio"
-
-    async def recv(self) -> Any:
-        await asyncio.Future()
 
 
 def encoded_frames(codec: audio.Codec, count: int = FRAMES, seed: int = 3) -> list[bytes]:
@@ -110,42 +102,54 @@ class Stream:
         self._last_transit = transit
 
 
-class Leg:
-    """One end of a call (``caller`` or ``agent``)."""
+class LoopbackPeer:
+    """A browser stand-in's negotiation: an aiortc peer connection with one audio transceiver sending ``track``
+    in ``codecs`` (in that order of preference), no STUN, its ICE on 127.0.0.1 (``aiortc_patch.loopback``).
+    The gateway's tests use it too (``tests/webrtc_gateway/peers.py``)."""
 
-    def __init__(self, codec: str, frames: dict[bytes, int], payloads: list[bytes]) -> None:
+    def __init__(self, track: MediaStreamTrack, codecs: tuple[str, ...]) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.transceiver = self.pc.addTransceiver(IdleTrack(), direction="sendrecv")
-        self.transceiver.setCodecPreferences(aiortc_patch.capabilities((codec,)))
-        self.frames = frames
-        self.payloads = payloads
-        self.outgoing: Stream = Stream()  # set by the call: my sending stream
-        self.incoming: Stream = Stream()  # the peer's sending stream, which I receive
-        self._send: Any = None
-        self._header = b""
+        self.transceiver = self.pc.addTransceiver(track, direction="sendrecv")
+        self.transceiver.setCodecPreferences(aiortc_patch.capabilities(codecs))
 
     async def offer(self) -> str:
         with aiortc_patch.loopback():
             await self.pc.setLocalDescription(await self.pc.createOffer())
         return self.pc.localDescription.sdp
 
-    async def accept(self, answer: str) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        await self.connected()
-
     async def answer(self, offer: str) -> str:
-        """Answer another peer's offer (``--direct``: the two ends of a call without the gateway)."""
+        """Answer an offer (the gateway's, or another peer's)."""
         with aiortc_patch.loopback():
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
             await self.pc.setLocalDescription(await self.pc.createAnswer())
         return self.pc.localDescription.sdp
 
+    async def accept(self, answer: str) -> None:
+        """Take the answer to ``offer`` and wait until connected."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await self.connected()
+
     async def connected(self) -> None:
-        """Wait for the connection, then take its RTP over (see the module's docstring)."""
         while self.pc.connectionState != "connected":
             if self.pc.connectionState in ("failed", "closed"):
                 raise ConnectionError(self.pc.connectionState)
             await asyncio.sleep(0.01)
+
+
+class Leg(LoopbackPeer):
+    """One end of a call (``caller`` or ``agent``)."""
+
+    def __init__(self, codec: str, frames: dict[bytes, int], payloads: list[bytes]) -> None:
+        super().__init__(IdleTrack(), (codec,))
+        self.frames = frames
+        self.payloads = payloads
+        self.outgoing: Stream = Stream()  # set by the call: my sending stream
+        self.incoming: Stream = Stream()  # the peer's sending stream, which I receive
+        self._send: Any = None
+
+    async def connected(self) -> None:
+        """Wait for the connection, then take its RTP over (see the module's docstring)."""
+        await super().connected()
         dtls = self.transceiver.sender.transport
         while dtls._tx_srtp is None or 1 not in dtls.transport._connection._nominated:
             await asyncio.sleep(0.01)
@@ -211,7 +215,7 @@ class Peers:
         self._legs: list[Leg] = []
         self._slots: list[list[Leg]] = [[] for _ in range(SLOTS)]
 
-    async def offer(self, call: int) -> dict[str, Any]:
+    def _call(self, call: int) -> tuple[Leg, Leg]:
         # a leg recognises what it receives by the frames of the other leg's codec (a bridge between two codecs
         # transcodes: then nothing is recognised, and packets are only counted)
         caller_codec, agent_codec = self.codecs
@@ -221,6 +225,10 @@ class Peers:
         caller.outgoing, agent.incoming = caller_to_agent, caller_to_agent
         agent.outgoing, caller.incoming = agent_to_caller, agent_to_caller
         self.calls[call] = (caller, agent)
+        return caller, agent
+
+    async def offer(self, call: int) -> dict[str, Any]:
+        caller, agent = self._call(call)
         return {"caller": await caller.offer(), "agent": await agent.offer()}
 
     async def accept(self, call: int, caller_sdp: str, agent_sdp: str) -> dict[str, Any]:
@@ -231,9 +239,8 @@ class Peers:
 
     async def direct(self, call: int) -> dict[str, Any]:
         """A call without the gateway: the agent's end answers the caller's offer (the baseline)."""
-        await self.offer(call)
-        caller, agent = self.calls[call]
-        answer = await agent.answer(caller.pc.localDescription.sdp)
+        caller, agent = self._call(call)
+        answer = await agent.answer(await caller.offer())
         await asyncio.gather(caller.accept(answer), agent.connected())
         self._sending(caller, agent)
         return {"ok": True}
