@@ -4,4 +4,5 @@
 """
 
 BENCHES: dict[str, str] = {"routing": "benchmarks.routing", "pacing": "benchmarks.pacing",
-                           "dialer": "benchmarks.dialer", "api": "benchmarks.api"}
+                           "dialer": "benchmarks.dialer", "api": "benchmarks.api",
+                           "gateway": "benchmarks.gateway"}

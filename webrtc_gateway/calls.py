@@ -786,8 +786,9 @@ class Calls:
             line.held_play = None
         return out
 
-    def _drop_agent(self, c: Caller, reason: str, *, tell: bool = True) -> list[Effect]:
-        """The agent leaves the call (transfer, hang-up, agent lost)."""
+    def _let_go(self, c: Caller, reason: str) -> list[Effect]:
+        """The agent's side of a call comes apart: supervisors leave, a consultation ends, the bridge goes, the
+        agent's line is free."""
         out: list[Effect] = []
         for supervisor in list(c.supervisors):
             out += self._drop_supervisor(c, supervisor)
@@ -796,12 +797,16 @@ class Calls:
                                                    "reason": reason}))
             out += self._end_consult(c, give_back=False)
         out += self._unbridge(c)
-        if c.agent:
-            line = self.lines.get(c.agent)
-            if line is not None and line.contact == c.contact_id:
-                line.contact = ""
-            if tell:
-                out.append(Send(("agent", c.agent), {"type": "ended", "contact_id": c.contact_id, "reason": reason}))
+        line = self.lines.get(c.agent) if c.agent else None
+        if line is not None and line.contact == c.contact_id:
+            line.contact = ""
+        return out
+
+    def _drop_agent(self, c: Caller, reason: str, *, tell: bool = True) -> list[Effect]:
+        """The agent leaves the call (transfer, hang-up, agent lost)."""
+        out = self._let_go(c, reason)
+        if c.agent and tell:
+            out.append(Send(("agent", c.agent), {"type": "ended", "contact_id": c.contact_id, "reason": reason}))
         c.agent, c.held, c.muted = "", False, False
         return out
 
@@ -876,18 +881,7 @@ class Calls:
 
     def _finish(self, c: Caller, reason: str) -> list[Effect]:
         """The caller's leg is closed and the caller forgotten (its record data kept until the record)."""
-        out: list[Effect] = []
-        for supervisor in list(c.supervisors):
-            out += self._drop_supervisor(c, supervisor)
-        if c.consult:
-            out.append(Send(("agent", c.consult), {"type": "consult-ended", "contact_id": c.contact_id,
-                                                   "reason": reason}))
-            out += self._end_consult(c, give_back=False)
-        out += self._unbridge(c)
-        if c.agent:
-            line = self.lines.get(c.agent)
-            if line is not None and line.contact == c.contact_id:
-                line.contact = ""
+        out = self._let_go(c, reason)
         if c.leg:
             out.append(Media({"t": "leg.close", "leg": c.leg}))
             self.by_leg.pop(c.leg, None)

@@ -137,6 +137,8 @@ def check_sdp(sdp: str) -> str:
         raise FrameError("bad-sdp", "no DTLS fingerprint (a=fingerprint): media must be encrypted")
     if not any(line.startswith("a=ice-ufrag:") for line in lines):
         raise FrameError("bad-sdp", "no ICE credentials (a=ice-ufrag)")
+    if sum(line.startswith("a=candidate:") for line in lines) > MAX_CANDIDATES:
+        raise FrameError("flood", f"more than {MAX_CANDIDATES} ICE candidates in one description")
     return sdp
 
 

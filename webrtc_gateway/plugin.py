@@ -28,8 +28,9 @@ from engine.dialer_events import Dial, DropCall, PlayMessage
 from engine.events import Bridge, CancelOffer, HangUp, OfferContact, Unbridge
 from engine.survey import StartSurvey
 from plugins import hookimpl
-from webrtc_gateway.gateway import CHANNEL, Gateway, MediaPort
+from webrtc_gateway.gateway import Gateway, MediaPort
 from webrtc_gateway.settings import Settings
+from webrtc_gateway.sockets import CHANNEL
 
 log = logging.getLogger("switchboard.webrtc")
 
@@ -49,9 +50,9 @@ class DialerSink:
 
     def handle(self, action: Any, now: float) -> None:
         if isinstance(action, Dial):
-            self.gateway.dial(action)
+            self.gateway.callers.dial(action)
         elif isinstance(action, (PlayMessage, DropCall)):
-            self.gateway.dial_message(action)
+            self.gateway.callers.dial_message(action)
 
 
 class WebRtcPlugin:
@@ -115,7 +116,7 @@ class WebRtcPlugin:
     @hookimpl
     def channel_agent_present(self, agent_id: str) -> bool | None:
         gateway = self.gateway
-        return True if gateway is not None and gateway.agent_present(agent_id) else None
+        return True if gateway is not None and gateway.agents.present(agent_id) else None
 
     @hookimpl(tryfirst=True)
     async def channel_answer(self, channel: str, action: Any, now: float) -> bool | None:

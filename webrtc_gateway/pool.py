@@ -30,6 +30,8 @@ API (what the channel adapter codes against)::
   (``events_dropped``) rather than stalling the workers' readers.
 - Shutdown (``run`` cancelled, or the ``open_media_pool`` block left): every worker is told ``shutdown`` (it closes
   its legs), given ``shutdown_grace`` seconds to exit, then killed; every process is waited for (no zombies).
+- ``launcher`` (measurements only): runs a worker some other way than a process of its own (``WorkerHost``);
+  ``switchboard bench gateway --host`` uses it to compare a thread, trio's guest mode and trio-asyncio.
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -67,10 +69,24 @@ class _Pending:
     error: str | None = None
 
 
+class WorkerHost(Protocol):
+    """What runs a worker: a ``trio.Process`` (the default), or, for measurements, something that runs
+    ``webrtc_gateway.media.worker.serve(sock)`` elsewhere (a thread, this process's own loop) and looks the same."""
+
+    pid: int
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+
 @dataclass
 class _Worker:
     index: int
-    process: trio.Process
+    process: WorkerHost
     stream: trio.SocketStream
     pid: int = 0
     alive: bool = True
@@ -100,7 +116,8 @@ class MediaPool:
 
     def __init__(self, workers: int | None = None, *, restart: bool = True, request_timeout: float = 15.0,
                  shutdown_grace: float = 5.0, event_buffer: int = 10000, python: str = sys.executable,
-                 worker_args: tuple[str, ...] = ()) -> None:
+                 worker_args: tuple[str, ...] = (),
+                 launcher: Callable[[socket.socket], Awaitable[WorkerHost]] | None = None) -> None:
         self.size = workers or os.cpu_count() or 1
         self.restart = restart
         self.request_timeout = request_timeout
@@ -108,6 +125,7 @@ class MediaPool:
         self.events_dropped = 0
         self._python = python
         self._worker_args = worker_args
+        self._launcher = launcher
         self._send_events, self.events = trio.open_memory_channel[dict[str, Any]](event_buffer)
         self._workers: list[_Worker | None] = [None] * self.size
         self._leg_worker: dict[str, _Worker] = {}
@@ -391,14 +409,18 @@ class MediaPool:
     async def _spawn(self, index: int) -> _Worker:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            process = await trio.lowlevel.open_process(
-                [self._python, "-m", "webrtc_gateway.media.worker", "--fd", str(child.fileno()),
-                 *self._worker_args], pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL)
+            if self._launcher is not None:
+                process: WorkerHost = await self._launcher(child)  # it owns ``child`` now
+            else:
+                try:
+                    process = await trio.lowlevel.open_process(
+                        [self._python, "-m", "webrtc_gateway.media.worker", "--fd", str(child.fileno()),
+                         *self._worker_args], pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL)
+                finally:
+                    child.close()
         except BaseException:
             parent.close()
             raise
-        finally:
-            child.close()
         stream = trio.SocketStream(trio.socket.from_stdlib_socket(parent))
         worker = _Worker(index, process, stream, pid=process.pid, started_at=trio.current_time())
         self._workers[index] = worker

@@ -36,8 +36,9 @@ from webrtc_gateway.frames import (
     error,
     parse,
 )
-from webrtc_gateway.gateway import CLOSE_KEY, Gateway, Socket
+from webrtc_gateway.gateway import Gateway
 from webrtc_gateway.sessions import SessionError
+from webrtc_gateway.sockets import CLOSE_KEY, Socket
 
 log = logging.getLogger("switchboard.webrtc")
 
@@ -49,10 +50,14 @@ UNAVAILABLE = 4503
 Handler = Callable[[Socket, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
 
 
-def _gateway() -> Gateway | None:
+async def _gateway() -> Gateway | None:
+    """The running gateway; ``None`` after telling the socket it is not running here (and closing it)."""
     plugin = engine_handle().plugins.pm.get_plugin("webrtc")
     gateway = getattr(plugin, "gateway", None)
-    return gateway if isinstance(gateway, Gateway) and gateway.running else None
+    if isinstance(gateway, Gateway) and gateway.running:
+        return gateway
+    await _refuse("unavailable", "the WebRTC gateway is not running on this server", UNAVAILABLE)
+    return None
 
 
 async def _refuse(code: str, reason: str, close: int) -> None:
@@ -95,6 +100,17 @@ async def _serve(sock: Socket, allowed: dict[str, Fields], handle: Handler) -> N
         await _refuse(bad.code, str(bad), BAD_INPUT)
 
 
+async def _run(sock: Socket, hello: dict[str, Any], allowed: dict[str, Fields], handle: Handler,
+               disconnect: Callable[[Socket], None]) -> None:
+    """Greet, serve the socket's frames until it closes, then let the gateway know (shielded)."""
+    try:
+        await websocket.send(json.dumps(hello))
+        await _serve(sock, allowed, handle)
+    finally:
+        with trio.CancelScope(shield=True):
+            disconnect(sock)
+
+
 async def _first(allowed: dict[str, Fields]) -> dict[str, Any] | None:
     """The first frame after authentication; ``None`` after refusing bad input."""
     try:
@@ -117,9 +133,8 @@ async def agent_ws(agent_id: str) -> None:
                                          "reason": f"this token does not act as agent {agent_id!r}"}))
         await websocket.close(4403, "not this agent")
         return
-    gateway = _gateway()
+    gateway = await _gateway()
     if gateway is None:
-        await _refuse("unavailable", "the WebRTC gateway is not running on this server", UNAVAILABLE)
         return
     if agent_id not in gateway.runtime.acd.agents:
         await _refuse("unknown", f"no agent {agent_id!r}", 4404)
@@ -131,16 +146,11 @@ async def agent_ws(agent_id: str) -> None:
         await _refuse("bad-frame", 'the first frame must be {"type": "session", "resume"?}', BAD_INPUT)
         return
     try:
-        sock, hello = await gateway.agent_connect(agent_id, first.get("resume"))
+        sock, hello = await gateway.agents.connect(agent_id, first.get("resume"))
     except SessionError as exc:
         await _refuse(exc.code, str(exc), 4403)
         return
-    try:
-        await websocket.send(json.dumps(hello))
-        await _serve(sock, AGENT_FRAMES, gateway.agent_request)
-    finally:
-        with trio.CancelScope(shield=True):
-            gateway.agent_disconnect(sock)
+    await _run(sock, hello, AGENT_FRAMES, gateway.agents.request, gateway.agents.disconnect)
 
 
 # --------------------------------------------------------------------------------------------- caller ----
@@ -148,17 +158,11 @@ async def agent_ws(agent_id: str) -> None:
 @blueprint.websocket("/webrtc/ws/caller")
 async def caller_ws() -> None:
     await websocket.accept()
-    gateway = _gateway()
+    gateway = await _gateway()
     if gateway is None:
-        await _refuse("unavailable", "the WebRTC gateway is not running on this server", UNAVAILABLE)
         return
-    sock, hello = gateway.caller_connect()
-    try:
-        await websocket.send(json.dumps(hello))
-        await _serve(sock, CALLER_FRAMES, gateway.caller_request)
-    finally:
-        with trio.CancelScope(shield=True):
-            gateway.caller_disconnect(sock)
+    sock, hello = gateway.callers.connect()
+    await _run(sock, hello, CALLER_FRAMES, gateway.callers.request, gateway.callers.disconnect)
 
 
 # ----------------------------------------------------------------------------------------- supervisor ----
@@ -169,14 +173,8 @@ async def supervisor_ws() -> None:
     principal = await ws_authenticate(STAFF)
     if principal is None:
         return
-    gateway = _gateway()
+    gateway = await _gateway()
     if gateway is None:
-        await _refuse("unavailable", "the WebRTC gateway is not running on this server", UNAVAILABLE)
         return
-    sock, hello = gateway.supervisor_connect(principal)
-    try:
-        await websocket.send(json.dumps(hello))
-        await _serve(sock, SUPERVISOR_FRAMES, gateway.supervisor_request)
-    finally:
-        with trio.CancelScope(shield=True):
-            gateway.supervisor_disconnect(sock)
+    sock, hello = gateway.supervision.connect(principal)
+    await _run(sock, hello, SUPERVISOR_FRAMES, gateway.supervision.request, gateway.supervision.disconnect)

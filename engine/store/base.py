@@ -269,6 +269,12 @@ class Store(ABC):
         ``StoreError`` for an empty contact id or an unknown customer."""
 
     @abstractmethod
+    def record_customer_interaction(self, kind: str, value: str, interaction: Interaction) -> Interaction:
+        """``record_interaction`` for the customer with identity ``(kind, value)``, created (nameless) when
+        unknown, in one transaction; returns the interaction with its ``customer_id``. ``StoreError`` for a
+        malformed identity (nothing written)."""
+
+    @abstractmethod
     def history(self, customer_id: int, limit: int = 50) -> list[Interaction]:
         """The customer's interactions on every channel, newest first (by arrival), at most ``limit``."""
 

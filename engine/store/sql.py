@@ -17,6 +17,7 @@ one transaction, when the store is opened. A database written by a newer Switchb
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from abc import abstractmethod
@@ -217,7 +218,12 @@ class SqlStore(AccessStoreMixin, ReportStoreMixin, TicketQueryMixin, LeadStoreMi
         with self._tx(durable=False) as db:
             if i.customer_id is not None:
                 self._need_customer(db, i.customer_id)
-            db.execute(
+            self._insert_interaction(db, i)
+        return interaction
+
+    @staticmethod
+    def _insert_interaction(db: Any, i: Interaction) -> None:
+        db.execute(
                 "INSERT INTO interactions (contact_id, customer_id, channel, queue, agent, arrived, answered, ended,"
                 " outcome, disposition, notes, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (contact_id) DO UPDATE SET customer_id = excluded.customer_id,"
@@ -227,7 +233,22 @@ class SqlStore(AccessStoreMixin, ReportStoreMixin, TicketQueryMixin, LeadStoreMi
                 " data = excluded.data",
                 (i.contact_id, i.customer_id, i.channel, i.queue, i.agent, i.arrived, i.answered, i.ended,
                  i.outcome, i.disposition, i.notes, _dumps(i.data, f"interaction {i.contact_id} data")))
-        return interaction
+
+    def record_customer_interaction(self, kind: str, value: str, interaction: Interaction) -> Interaction:
+        value = normalise_identity(kind, value)
+        with self._tx(durable=False) as db:  # one transaction, no re-reads: the CRM writes one per contact
+            row = db.execute("SELECT customer_id FROM identities WHERE kind = ? AND value = ?",
+                             (kind, value)).fetchone()
+            if row is not None:
+                customer_id = int(row[0])
+            else:
+                customer_id = int(db.execute("INSERT INTO customers (name, attributes, created) VALUES (?, ?, ?)"
+                                             " RETURNING id", ("", "{}", self.clock())).fetchone()[0])
+                db.execute("INSERT INTO identities (kind, value, customer_id) VALUES (?, ?, ?)",
+                           (kind, value, customer_id))
+            recorded = dataclasses.replace(interaction, customer_id=customer_id)
+            self._insert_interaction(db, recorded)
+        return recorded
 
     def history(self, customer_id: int, limit: int = 50) -> list[Interaction]:
         if not isinstance(limit, int) or limit < 1:

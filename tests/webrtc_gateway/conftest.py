@@ -4,6 +4,7 @@ and ``connect``: a peer, its leg, and both ends connected."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -59,14 +60,28 @@ class Calls:
             await self.thread.call(peer.close())
 
 
-@pytest.fixture
-async def calls(pool: MediaPool, peers: AsyncioThread) -> AsyncIterator[Calls]:
+@asynccontextmanager
+async def calls_on(pool: MediaPool, peers: AsyncioThread) -> AsyncIterator[Calls]:
+    """``Calls`` on ``pool``, whose peers are closed when the block is left."""
     made = Calls(pool, peers)
     try:
         yield made
     finally:
         with trio.CancelScope(shield=True):
             await made.close()
+
+
+@asynccontextmanager
+async def pool_with_calls(peers: AsyncioThread, workers: int) -> AsyncIterator[tuple[MediaPool, Calls]]:
+    """A pool of ``workers`` and ``Calls`` on it, for the block."""
+    async with open_media_pool(workers) as media_pool, calls_on(media_pool, peers) as made:
+        yield media_pool, made
+
+
+@pytest.fixture
+async def calls(pool: MediaPool, peers: AsyncioThread) -> AsyncIterator[Calls]:
+    async with calls_on(pool, peers) as made:
+        yield made
 
 
 async def next_event(pool: MediaPool, kind: str, timeout: float = 10, **match: Any) -> dict[str, Any]:

@@ -22,10 +22,10 @@ import av
 import numpy as np
 import numpy.typing as npt
 import trio
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtpPacket
 
+from benchmarks.gateway_peers import LoopbackPeer
 from webrtc_gateway.media import aiortc_patch, rfc4733
 from webrtc_gateway.media.inband import COLUMNS, KEYPAD, ROWS
 
@@ -111,15 +111,13 @@ class ToneTrack(MediaStreamTrack):
         return frame
 
 
-class Peer:
+class Peer(LoopbackPeer):
     """One browser stand-in (create and use it on the thread's loop, through ``AsyncioThread.call``)."""
 
     def __init__(self, tone_hz: float | None = None, codecs: tuple[str, ...] = ("opus", "PCMU", "telephone-event")
                  ) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.track = ToneTrack(tone_hz)
-        self.transceiver = self.pc.addTransceiver(self.track, direction="sendrecv")
-        self.transceiver.setCodecPreferences(aiortc_patch.capabilities(codecs))
+        super().__init__(self.track, codecs)
         self._heard: list[npt.NDArray[np.int16]] = []
         self._reader: asyncio.Task[None] | None = None
         self._dtmf_seq = 1000
@@ -142,26 +140,6 @@ class Peer:
             self._heard.append(samples)
             if len(self._heard) > 200:
                 del self._heard[:-200]
-
-    async def offer(self) -> str:
-        with aiortc_patch.loopback():
-            await self.pc.setLocalDescription(await self.pc.createOffer())
-        return self.pc.localDescription.sdp
-
-    async def accept(self, answer: str) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-
-    async def answer(self, offer: str) -> str:
-        with aiortc_patch.loopback():
-            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-            await self.pc.setLocalDescription(await self.pc.createAnswer())
-        return self.pc.localDescription.sdp
-
-    async def connected(self) -> None:
-        while self.pc.connectionState != "connected":
-            if self.pc.connectionState in ("failed", "closed"):
-                raise ConnectionError(self.pc.connectionState)
-            await asyncio.sleep(0.01)
 
     async def forget(self) -> None:
         """Drop what was heard so far (before a change, to hear only what follows)."""

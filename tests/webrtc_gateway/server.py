@@ -62,6 +62,18 @@ TIMEOUT_S = 30.0
 
 
 @dataclass
+class Call:
+    """An agent and a web caller talking: each side's socket and peer, the agent's session, the contact."""
+
+    agent_ws: WsClient
+    agent: Peer
+    session: dict[str, Any]
+    caller_ws: WsClient
+    caller: Peer
+    contact: str
+
+
+@dataclass
 class Gw:
     """The running server: its port, tokens per role, the gateway, the runtime, the store, the peers' thread."""
 
@@ -73,6 +85,7 @@ class Gw:
     thread: AsyncioThread
     cdrs: CdrWriter
     data_dir: Path
+    engine: EngineHandle
     sockets: list[WsClient] = field(default_factory=list)
     peers: list[Peer] = field(default_factory=list)
 
@@ -133,6 +146,21 @@ class Gw:
         await agent_ws.next("connected", contact_id=contact)
         return caller_ws, caller, contact
 
+    async def on_call(self, agent_id: str = "a1") -> Call:
+        """An agent (``AGENT_HZ``) on a call with a web caller (``CALLER_HZ``) who went through the IVR."""
+        agent_ws, agent, session = await self.agent(agent_id, AGENT_HZ)
+        caller_ws, caller, contact = await self.connect_call(agent_ws, CALLER_HZ)
+        return Call(agent_ws, agent, session, caller_ws, caller, contact)
+
+    async def staff(self, path: str, role: str, greeting: str | None = None) -> WsClient:
+        """A staff socket authenticated with ``role``'s token (and its ``greeting`` frame read)."""
+        ws = await self.socket(path)
+        await ws.send({"type": "auth", "token": self.tokens[role]})
+        await ws.expect("authenticated")
+        if greeting is not None:
+            await ws.expect(greeting)
+        return ws
+
     async def hears(self, peer: Peer, seconds: float = 0.4) -> set[float]:
         """The test tones ``peer`` hears now (what came before is forgotten)."""
         await self.thread.call(peer.forget())
@@ -191,7 +219,7 @@ async def running_gateway(tmp_path: Path, thread: AsyncioThread, *, workers: int
             gateway = await nursery.start(partial(plugin.run, runtime, manager, settings_now, tmp_path,
                                                   dispatcher=dispatcher))
             urls = await nursery.start(serve, create_app(engine), "127.0.0.1", 0)
-            gw = Gw(int(urls[0].rsplit(":", 1)[1]), tokens, gateway, runtime, store, thread, cdrs, tmp_path)
+            gw = Gw(int(urls[0].rsplit(":", 1)[1]), tokens, gateway, runtime, store, thread, cdrs, tmp_path, engine)
             try:
                 yield gw
             finally:

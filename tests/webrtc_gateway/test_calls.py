@@ -177,7 +177,7 @@ def test_a_caller_lost_while_connected_ends_the_call_for_the_agent_too() -> None
     _connected(calls)
     lost = calls.media_event({"t": "leg.media_lost", "leg": "C1", "silent_s": 5.0}, 10.0)
     assert events(lost) == [CustomerHungUp("c1")]
-    assert {"type": "ended", "contact_id": "c1", "reason": "caller-hung-up"} in sent(lost, ("agent", "a1"))
+    assert {"type": "ended", "contact_id": "c1", "reason": "media-lost"} in sent(lost, ("agent", "a1"))
     assert [c["t"] for c in media(lost)] == ["unbridge", "leg.close"]
     assert calls.media_event({"t": "leg.state", "leg": "C1", "state": "closed"}, 11.0) == []  # ours: ignored
 

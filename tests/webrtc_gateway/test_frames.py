@@ -82,6 +82,11 @@ def test_a_flood_of_candidates_is_refused_past_the_budget_and_an_offer_renews_it
     budget.reset()
     budget.spend()
     assert budget.count == 1
+    crowded = SDP + "".join(f"a=candidate:{i} 1 udp 1 127.0.0.1 {5000 + i} typ host\r\n"
+                            for i in range(MAX_CANDIDATES + 1))
+    with pytest.raises(FrameError) as flood:
+        check_sdp(crowded)
+    assert flood.value.code == "flood"
 
 
 def test_a_register_address_is_a_plain_name() -> None:

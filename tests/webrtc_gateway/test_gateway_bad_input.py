@@ -77,20 +77,13 @@ async def test_bad_input_closes_the_sender_only(tmp_path: Path, peers: AsyncioTh
 async def test_staff_sockets_refuse_a_first_frame_that_is_not_theirs(tmp_path: Path, peers: AsyncioThread) -> None:
     async with running_gateway(tmp_path, peers) as gw:
         with trio.fail_after(TIMEOUT_S):
-            ws = await gw.socket("/webrtc/ws/agent/a1")
-            await ws.send({"type": "auth", "token": gw.tokens["a1"]})
-            await ws.expect("authenticated")
+            ws = await gw.staff("/webrtc/ws/agent/a1", "a1")
             answer, closed = await _refused(ws, [{"type": "hold", "contact_id": "x"}])
             assert answer["code"] == "bad-frame" and "session" in answer["reason"] and "4400" in closed
-            ws = await gw.socket("/webrtc/ws/agent/nobody")
-            await ws.send({"type": "auth", "token": gw.tokens["admin"]})
-            await ws.expect("authenticated")
+            ws = await gw.staff("/webrtc/ws/agent/nobody", "admin")
             answer, _ = await _refused(ws, [])
             assert answer["code"] == "unknown"
-            ws = await gw.socket("/webrtc/ws/supervisor")
-            await ws.send({"type": "auth", "token": gw.tokens["supervisor"]})
-            await ws.expect("authenticated")
-            await ws.expect("hello")
+            ws = await gw.staff("/webrtc/ws/supervisor", "supervisor", "hello")
             answer, closed = await _refused(ws, [{"type": "supervise", "agent_id": "a1", "mode": "listen",
                                                   "sdp": "v=0"}])
             assert answer["code"] == "bad-sdp" and "4400" in closed

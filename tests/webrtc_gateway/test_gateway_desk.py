@@ -75,21 +75,16 @@ async def test_a_supervisor_listens_whispers_and_barges_on_a_call_of_its_team(
         tmp_path: Path, peers: AsyncioThread) -> None:
     async with running_gateway(tmp_path, peers) as gw:
         with trio.fail_after(TIMEOUT_S):
-            agent_ws, agent, _ = await gw.agent("a1", AGENT_HZ)
-            _, caller, contact = await gw.connect_call(agent_ws, CALLER_HZ)
-            outsider = await gw.socket("/webrtc/ws/supervisor")  # west does not supervise a1 (east)
-            await outsider.send({"type": "auth", "token": gw.tokens["west-supervisor"]})
-            await outsider.expect("authenticated")
-            await outsider.expect("hello")
+            call = await gw.on_call()
+            agent_ws, agent, caller, contact = call.agent_ws, call.agent, call.caller, call.contact
+            # west does not supervise a1 (east)
+            outsider = await gw.staff("/webrtc/ws/supervisor", "west-supervisor", "hello")
             probe = await gw.peer(SUPERVISOR_HZ)
             await outsider.send({"type": "supervise", "agent_id": "a1", "mode": "listen",
                                  "sdp": await gw.thread.call(probe.offer())})
             assert (await outsider.expect("error"))["code"] == "forbidden"
 
-            ws = await gw.socket("/webrtc/ws/supervisor")
-            await ws.send({"type": "auth", "token": gw.tokens["supervisor"]})
-            await ws.expect("authenticated")
-            await ws.expect("hello")
+            ws = await gw.staff("/webrtc/ws/supervisor", "supervisor", "hello")
             supervisor = await gw.peer(SUPERVISOR_HZ)
             await ws.send({"type": "supervise", "agent_id": "a1", "mode": "listen",
                            "sdp": await gw.thread.call(supervisor.offer())})

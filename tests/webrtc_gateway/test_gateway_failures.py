@@ -19,8 +19,8 @@ async def test_a_caller_whose_media_stops_is_hung_up_and_the_agent_wraps_up(
         tmp_path: Path, peers: AsyncioThread) -> None:
     async with running_gateway(tmp_path, peers, settings=FAST) as gw:
         with trio.fail_after(TIMEOUT_S):
-            agent_ws, _, _ = await gw.agent("a1", AGENT_HZ)
-            caller_ws, caller, contact = await gw.connect_call(agent_ws, CALLER_HZ)
+            call = await gw.on_call()
+            agent_ws, caller_ws, caller, contact = call.agent_ws, call.caller_ws, call.caller, call.contact
             await gw.thread.call(caller.mute())  # no RTP at all: a browser whose network died
             assert (await agent_ws.next("ended", contact_id=contact))["reason"] == "media-lost"
             assert (await caller_ws.next("ended"))["reason"] == "media-lost"
@@ -35,9 +35,9 @@ async def test_an_agent_whose_line_stops_loses_the_call_to_the_queue_after_the_g
         tmp_path: Path, peers: AsyncioThread) -> None:
     async with running_gateway(tmp_path, peers, settings=FAST) as gw:
         with trio.fail_after(TIMEOUT_S):
-            agent_ws, agent, _ = await gw.agent("a1", AGENT_HZ)
-            _, caller, contact = await gw.connect_call(agent_ws, CALLER_HZ)
-            await gw.thread.call(agent.mute())
+            call = await gw.on_call()
+            agent_ws, caller, contact = call.agent_ws, call.caller, call.contact
+            await gw.thread.call(call.agent.mute())
             await agent_ws.next("line", state="lost")  # the socket is fine, the line is not
             await gw.until_hears(caller, set())  # hold music while the grace runs
             while contact not in gw.runtime.acd.waiting("support"):
@@ -53,8 +53,8 @@ async def test_a_dead_media_worker_ends_its_calls_cleanly_and_agents_get_a_new_l
         tmp_path: Path, peers: AsyncioThread) -> None:
     async with running_gateway(tmp_path, peers, settings={"grace_s": 10.0}) as gw:
         with trio.fail_after(TIMEOUT_S):
-            agent_ws, _, _ = await gw.agent("a1", AGENT_HZ)
-            caller_ws, caller, contact = await gw.connect_call(agent_ws, CALLER_HZ)
+            call = await gw.on_call()
+            agent_ws, caller_ws, caller, contact = call.agent_ws, call.caller_ws, call.caller, call.contact
             await gw.until_hears(caller, {AGENT_HZ})
             (pid,) = gw.gateway.media.pids()  # type: ignore[attr-defined]
             os.kill(pid, signal.SIGKILL)

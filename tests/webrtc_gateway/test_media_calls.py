@@ -164,3 +164,27 @@ async def test_a_play_holds_the_bridge_to_that_leg_until_done(calls: Calls, pool
         await pool.request({"t": "play", "leg": "c1", "media": f"{tmp_path}/missing.wav", "play": "p3"})
     stats = (await pool.request({"t": "stats"}))["workers"][0]
     assert stats["decoders"] == 0 and stats["encoders"] == 2  # each file encoded once, nothing decoded
+
+
+async def test_an_outbound_leg_and_a_reconnecting_browser(calls: Calls, pool: MediaPool) -> None:
+    """leg.create_offer / leg.answer (the gateway calls a web caller), then leg.renegotiate: the agent's browser
+    comes back with a new connection and its bridge carries on."""
+    agent, _ = await calls.leg("a1", AGENT_HZ, role="agent")
+    caller = await calls.peer(CALLER_HZ)
+    offer = await pool.request({"t": "leg.create_offer", "leg": "c1", "role": "caller", "ice": {"loopback": True}})
+    assert "UDP/TLS/RTP/SAVPF" in offer["sdp"] and "RTP/AVP " not in offer["sdp"]
+    answer = await calls.thread.call(caller.answer(offer["sdp"]))
+    assert await pool.request({"t": "leg.answer", "leg": "c1", "sdp": answer}) == {"codec": "opus"}
+    await calls.thread.call(caller.connected())
+    await pool.request({"t": "bridge", "bridge": "k1", "a": "c1", "b": "a1"})
+    assert await hears(calls, caller) == {AGENT_HZ}
+
+    again = await calls.peer(SUPERVISOR_HZ)  # the agent's page, reloaded: a new peer connection, another voice
+    renegotiated = await pool.request({"t": "leg.renegotiate", "leg": "a1",
+                                       "sdp": await calls.thread.call(again.offer())})
+    await calls.thread.call(again.accept(renegotiated["sdp"]))
+    await calls.thread.call(again.connected())
+    assert await hears(calls, caller) == {SUPERVISOR_HZ}
+    assert await hears(calls, again) == {CALLER_HZ}
+    with pytest.raises(MediaError, match="no offer of ours"):
+        await pool.request({"t": "leg.answer", "leg": "c1", "sdp": answer})

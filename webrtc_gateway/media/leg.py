@@ -29,6 +29,7 @@ from webrtc_gateway.media.output import LegOutput
 from webrtc_gateway.media.party import Party
 from webrtc_gateway.media.rfc4733 import TelephoneEventDecoder
 from webrtc_gateway.media.tap import ReceiveTap
+from webrtc_gateway.media.wire import IdleTrack, RtpWire
 
 if TYPE_CHECKING:
     from webrtc_gateway.media.player import Player
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SECURE_PROFILE = "UDP/TLS/RTP/SAVPF"
+MAX_CANDIDATES = 50
 OFFERED_CODECS = ("opus", "PCMU", "telephone-event")
 DEFAULT_MEDIA_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 5.0
@@ -48,9 +50,13 @@ class LegError(Exception):
 
 
 def check_offer(sdp: str, kind: str = "offer") -> None:
-    """``LegError`` unless ``sdp`` parses, has an audio section, and every section is DTLS-SRTP."""
+    """``LegError`` unless ``sdp`` parses, has an audio section, every audio section is DTLS-SRTP with ICE
+    credentials, and it carries at most ``MAX_CANDIDATES`` ICE candidates (a flood is refused, not tried)."""
     if not sdp.strip():
         raise LegError(f"empty SDP {kind}")
+    candidates = sdp.count("a=candidate:")
+    if candidates > MAX_CANDIDATES:
+        raise LegError(f"SDP {kind} has {candidates} ICE candidates (at most {MAX_CANDIDATES})")
     try:
         description = aiortc_sdp.SessionDescription.parse(sdp)
     except Exception as exc:  # aiortc's parser raises whatever the text provokes
@@ -89,6 +95,7 @@ class Leg(Party):
         self.pc: RTCPeerConnection | None = None
         self.output: LegOutput | None = None
         self.tap = ReceiveTap(self.deliver, self._on_event)
+        self.wire: RtpWire | None = None
         self.state = "new"
         self.connected_at: float | None = None
         self.media_lost = False
@@ -102,7 +109,7 @@ class Leg(Party):
 
     def _new_pc(self) -> RTCPeerConnection:
         pc = RTCPeerConnection(ice_configuration(self.ice))
-        transceiver = pc.addTransceiver("audio", direction="sendrecv")
+        transceiver = pc.addTransceiver(IdleTrack(), direction="sendrecv")
         transceiver.setCodecPreferences(aiortc_patch.capabilities(OFFERED_CODECS))
         self.tap.install(transceiver.receiver)
 
@@ -121,10 +128,7 @@ class Leg(Party):
         codec = audio.codec_named(codecs[0].name)
         self.set_codec(codec)
         if self.output is None or self.output.codec is not codec:
-            if self.output is not None:
-                self.output.stop()
             self.output = LegOutput(codec)
-        transceiver.sender.replaceTrack(self.output)
         for other in pc.getTransceivers()[1:]:
             other.direction = "inactive"
 
@@ -145,6 +149,7 @@ class Leg(Party):
             raise LegError(f"SDP offer refused: {type(exc).__name__}: {exc}") from None
         old, self.pc = self.pc, pc
         if old is not None:
+            self._detach_wire()
             self.connected_at = None
             asyncio.ensure_future(_close_quietly(old))
         return pc.localDescription.sdp
@@ -176,8 +181,7 @@ class Leg(Party):
         self.closed = True
         if self.player is not None:
             self.player.stop()
-        if self.output is not None:
-            self.output.stop()
+        self._detach_wire()
         if self.pc is not None:
             await _close_quietly(self.pc)
         self._set_state("closed")
@@ -189,7 +193,31 @@ class Leg(Party):
         if state == "connected":
             self.connected_at = asyncio.get_event_loop().time()
             self.media_lost = False
+            self._attach_wire()
+        else:
+            self._detach_wire()
         self._emit({"t": "leg.state", "leg": self.id, "state": state})
+
+    def _attach_wire(self, attempt: int = 0) -> None:
+        """Put the connected leg's RTP on its ``RtpWire`` (SRTP keys may come a moment after "connected")."""
+        if self.closed or self.state != "connected" or self.pc is None or self.wire is not None:
+            return
+        self.wire = RtpWire.attach(self.pc, self.tap.handle_raw)
+        if self.wire is None:
+            if attempt < 100:
+                asyncio.get_event_loop().call_later(0.01, self._attach_wire, attempt + 1)
+            else:
+                log.warning("leg %s: connected but its RTP could not be taken over", self.id)
+            return
+        if self.output is not None:
+            self.output.wire = self.wire
+
+    def _detach_wire(self) -> None:
+        if self.output is not None:
+            self.output.wire = None
+        if self.wire is not None:
+            self.wire.detach()
+            self.wire = None
 
     # -- media -----------------------------------------------------------------------------------------------
 

@@ -1,49 +1,36 @@
-"""What a leg sends: ``LegOutput``, the one track its ``RTCRtpSender`` ever pulls from.
+"""What a leg sends: ``LegOutput``, one RTP timeline fed by every source of sound for the leg.
 
-The sender takes pre-encoded ``av.Packet`` objects from its track (aiortc's ``Encoder.pack`` path): it numbers and
-encrypts them and never encodes. Every source of sound for a leg goes through ``push(payload, timestamp, source)``:
-a bridge forwarding another leg's packets as they came (passthrough), a mixer's or a player's packets encoded by the
-gateway. ``source`` names where a packet comes from; ``timestamp`` is in that source's own RTP timeline (clock of
-the leg's codec).
+Every source goes through ``push(payload, timestamp, source)``: a bridge forwarding another leg's packets as they
+came (passthrough), a mixer's or a player's packets encoded by the gateway. ``source`` names where a packet comes
+from; ``timestamp`` is in that source's own RTP timeline (clock of the leg's codec). Packets are sent at once, on
+the leg's ``RtpWire`` (``webrtc_gateway.media.wire``); without one (the leg is not connected) they are dropped.
 
-The output keeps one continuous RTP timeline for the leg (``pts``): packets of one source keep their spacing (a
-late or reordered packet keeps its place); when the source changes, the new one starts where the wall clock says,
-at least one packet after the last one sent, so the far end's jitter buffer sees a pause, never a jump back.
-
-At most ``MAX_QUEUED`` packets wait (the sender takes them as they come, so this only fills if the loop stalls);
-beyond that the oldest is dropped: a late packet is worse than a lost one.
+The output keeps one continuous timeline for the leg: packets of one source keep their spacing (a late or reordered
+packet keeps its place); when the source changes, the new one starts after the latest packet sent, as far on as the
+wall clock says (at least one packet), with the marker bit set (a new talkspurt), so the far end's jitter buffer
+sees a pause, never a jump back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fractions
-from collections import deque
 from collections.abc import Hashable
 
-import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-
 from webrtc_gateway.media.audio import Codec
+from webrtc_gateway.media.wire import RtpWire
 
-MAX_QUEUED = 10
 _HALF = 1 << 31
 _WRAP = 1 << 32
 
 
-class LegOutput(MediaStreamTrack):
+class LegOutput:
     """The leg's outgoing audio, already encoded for ``codec``."""
 
-    kind = "audio"
-
     def __init__(self, codec: Codec) -> None:
-        super().__init__()
         self.codec = codec
+        self.wire: RtpWire | None = None
         self.packets = 0
         self.dropped = 0
-        self._time_base = fractions.Fraction(1, codec.clock_rate)
-        self._queue: deque[av.Packet] = deque()
-        self._wakeup: asyncio.Future[None] | None = None
         self._loop = asyncio.get_event_loop()
         self._source: Hashable | None = None
         self._source_ts = 0
@@ -52,51 +39,34 @@ class LegOutput(MediaStreamTrack):
         self._sent_at: float | None = None
 
     def push(self, payload: bytes, timestamp: int, source: Hashable) -> None:
-        """Queue one encoded packet (of ``codec``) to be sent now."""
-        if self.readyState != "live":
+        """Send one encoded packet (of ``codec``) now."""
+        wire = self.wire
+        if wire is None:
+            self.dropped += 1
             return
         now = self._loop.time()
+        marker = False
         if source == self._source:
             step = (timestamp - self._source_ts) % _WRAP
             if step >= _HALF:
                 step -= _WRAP  # an older packet, arriving late: keep its place
             if abs(step) > 10 * self.codec.clock_rate:  # the source jumped: treat it as a new one
-                pts = self._next(now)
+                pts, marker = self._next(now), True
             else:
                 pts = max(0, self._pts + step)
         else:
-            pts = self._next(now)
+            pts, marker = self._next(now), True
             self._source = source
         self._source_ts = timestamp
         self._pts = pts
-        self._high = max(self._high, pts)
+        if pts > self._high:
+            self._high = pts
         self._sent_at = now
-        packet = av.Packet(payload)
-        packet.pts = self._pts
-        packet.time_base = self._time_base
-        if len(self._queue) >= MAX_QUEUED:
-            self._queue.popleft()
-            self.dropped += 1
-        self._queue.append(packet)
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
+        wire.send(payload, pts, marker)
+        self.packets += 1
 
     def _next(self, now: float) -> int:
         """Where a new source starts: after the latest packet sent, by the time since (at least one packet)."""
         if self._sent_at is None:
             return 0
         return self._high + max(self.codec.ticks, round((now - self._sent_at) * self.codec.clock_rate))
-
-    async def recv(self) -> av.Packet:
-        while not self._queue:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._wakeup = self._loop.create_future()
-            await self._wakeup
-        self.packets += 1
-        return self._queue.popleft()
-
-    def stop(self) -> None:
-        super().stop()
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)

@@ -1,9 +1,11 @@
 """The receive tap: a leg's RTP packets, encoded, before aiortc's jitter buffer and decoder.
 
-aiortc's ``RTCDtlsTransport`` hands each decrypted RTP packet to ``receiver._handle_rtp_packet(packet,
-arrival_time_ms)``. ``ReceiveTap.install(receiver)`` replaces that method *on the one receiver instance* (an instance
-attribute shadows the class's method; no subclass is needed because aiortc builds its receivers itself) with
-``ReceiveTap.handle``, which:
+Packets come two ways. Once the leg is connected, its ``RtpWire`` (``webrtc_gateway.media.wire``) hands each
+decrypted packet's bytes to ``handle_raw``. Before that (and for a packet on another ICE pair than the nominated
+one) aiortc's ``RTCDtlsTransport`` hands it, parsed, to ``receiver._handle_rtp_packet(packet, arrival_time_ms)``:
+``ReceiveTap.install(receiver)`` replaces that method *on the one receiver instance* (an instance attribute shadows
+the class's method; no subclass is needed because aiortc builds its receivers itself) with ``handle``. Either way
+the tap:
 
 - keeps the receiver's RTCP statistics as aiortc does (the same ``StreamStatistics`` objects in the receiver's
   table, so its receiver reports, and ``getStats``, stay right);
@@ -18,6 +20,7 @@ It counts packets and stamps the arrival of the last one (``last_packet``, ``loo
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +29,7 @@ from aiortc.rtp import RtpPacket
 
 from webrtc_gateway.media.audio import CODECS, Codec
 
+_HEADER = struct.Struct("!BBHII")
 AudioSink = Callable[[bytes, int, Codec], None]
 EventSink = Callable[[bytes, int, int], None]
 
@@ -42,6 +46,7 @@ class ReceiveTap:
         self._streams: dict[int, StreamStatistics] = {}
         self._kinds: dict[int, Codec | int | None] = {}
         self._time = asyncio.get_event_loop().time
+        self._seen = _Seen()
 
     def install(self, receiver: RTCRtpReceiver) -> None:
         """Route ``receiver``'s packets here from now on."""
@@ -54,23 +59,43 @@ class ReceiveTap:
         return next(reversed(self._streams.values()), None)
 
     async def handle(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        """aiortc's way in (a parsed packet)."""
+        self._take(packet.payload_type, packet.sequence_number, packet.timestamp, packet.ssrc, packet.payload)
+
+    def handle_raw(self, rtp: bytes) -> None:
+        """The wire's way in (a decrypted packet's bytes)."""
+        if len(rtp) < 12:
+            return
+        first, second, sequence, timestamp, ssrc = _HEADER.unpack_from(rtp)
+        start = 12 + 4 * (first & 0x0F)
+        if first & 0x10:  # a header extension
+            if len(rtp) < start + 4:
+                return
+            start += 4 + 4 * int.from_bytes(rtp[start + 2:start + 4], "big")
+        end = len(rtp) - (rtp[-1] if first & 0x20 else 0)  # padding
+        if start > end:
+            return
+        self._take(second & 0x7F, sequence, timestamp, ssrc, rtp[start:end])
+
+    def _take(self, pt: int, sequence: int, timestamp: int, ssrc: int, payload: bytes) -> None:
         self.packets += 1
         self.last_packet = self._time()
-        pt = packet.payload_type
         kind = self._kinds.get(pt, False)
         if kind is False:
             kind = self._kinds[pt] = self._kind(pt)
         if kind is None:
             return
-        stream = self._streams.get(packet.ssrc)
+        stream = self._streams.get(ssrc)
         if stream is None:
             clock = kind.clock_rate if isinstance(kind, Codec) else kind
-            stream = self._streams[packet.ssrc] = StreamStatistics(clock)
-        stream.add(packet)
+            stream = self._streams[ssrc] = StreamStatistics(clock)
+        self._seen.sequence_number = sequence
+        self._seen.timestamp = timestamp
+        stream.add(self._seen)  # type: ignore[arg-type]
         if isinstance(kind, Codec):
-            self.on_audio(packet.payload, packet.timestamp, kind)
+            self.on_audio(payload, timestamp, kind)
         else:
-            self.on_event(packet.payload, packet.timestamp, kind)
+            self.on_event(payload, timestamp, kind)
 
     def _kind(self, payload_type: int) -> Codec | int | None:
         """The audio codec of a payload type, the clock rate of a telephone-event one, or None (ignored)."""
@@ -81,3 +106,13 @@ class ReceiveTap:
         if name == "telephone-event":
             return int(codec.clockRate)
         return CODECS.get(name)
+
+
+class _Seen:
+    """What ``StreamStatistics.add`` reads of a packet."""
+
+    __slots__ = ("sequence_number", "timestamp")
+
+    def __init__(self) -> None:
+        self.sequence_number = 0
+        self.timestamp = 0

@@ -22,7 +22,9 @@ without first taking a worker's port); anything malformed is counted and dropped
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import struct
 from collections.abc import Hashable
 from typing import Any
@@ -88,41 +90,57 @@ class RemoteParty(Party):
         self._trunk.send(self.port, TO_SEND, number, codec, timestamp, self._encoded_id, payload)
 
 
-class Trunk(asyncio.DatagramProtocol):
+class Trunk:
     """This worker's trunk socket: ``exports`` (legs bridged elsewhere) and ``remotes`` (legs of others bridged
-    here), by leg id."""
+    here), by leg id. The socket is read until empty at each wake-up (all of a worker's cross-worker packets share
+    it, so reading one datagram per event-loop turn, as asyncio's datagram transports do, would queue them)."""
 
     def __init__(self) -> None:
         self.exports: dict[str, Export] = {}
         self.remotes: dict[str, RemoteParty] = {}
         self.port = 0
         self.dropped = 0
-        self._transport: asyncio.DatagramTransport | None = None
+        self._sock: socket.socket | None = None
 
     async def open(self) -> int:
         """Bind to a free port on 127.0.0.1; the port."""
-        loop = asyncio.get_event_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(HOST, 0))
-        self._transport = transport  # type: ignore[assignment]
-        sock = transport.get_extra_info("socket")
-        try:
-            import socket
-
+        sock = self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((HOST, 0))
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
-        except OSError:
-            pass
-        self.port = transport.get_extra_info("sockname")[1]
+        asyncio.get_event_loop().add_reader(sock.fileno(), self._read)
+        self.port = sock.getsockname()[1]
         return self.port
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._sock is not None:
+            asyncio.get_event_loop().remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+
+    def _read(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(1024):
+            try:
+                data, addr = sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ICMP port unreachable from a home that went away
+                log.debug("trunk: %s", exc)
+                continue
+            self.datagram_received(data, addr)
 
     def send(self, port: int, kind: int, source: int, codec: Codec, timestamp: int, leg_id: bytes,
              payload: bytes) -> None:
-        if self._transport is not None:
-            self._transport.sendto(_HEADER.pack(kind, source, _INDEX[codec], timestamp, len(leg_id)) + leg_id
-                                   + payload, (HOST, port))
+        if self._sock is not None:
+            try:
+                self._sock.sendto(_HEADER.pack(kind, source, _INDEX[codec], timestamp, len(leg_id)) + leg_id
+                                  + payload, (HOST, port))
+            except OSError:  # a full buffer or a home that went away: the packet is lost, as on a network
+                self.dropped += 1
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         try:
@@ -144,6 +162,3 @@ class Trunk(asyncio.DatagramProtocol):
                 export.receive(data[start:], timestamp, source, codec)
                 return
         self.dropped += 1
-
-    def error_received(self, exc: Exception) -> None:  # a home that went away: ICMP port unreachable
-        log.debug("trunk: %s", exc)

@@ -52,6 +52,7 @@ class Worker:
         self.bridges: dict[str, Bridge] = {}
         self.prompts = PromptCache()
         self.trunk = Trunk()
+        self._lags: list[float] = []
         self.stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
@@ -133,6 +134,14 @@ class Worker:
         if bridge is None:
             raise CommandError(f"unknown bridge {bridge_id}")
         return bridge
+
+    async def measure_lag(self) -> None:
+        """The event loop's lag (how late a 100 ms sleep wakes), kept for ``stats``."""
+        loop = asyncio.get_event_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.1)
+            self._lags.append(loop.time() - t - 0.1)
 
     async def watchdog(self) -> None:
         """Raise ``leg.media_lost`` for connected legs without RTP (see the module's docstring)."""
@@ -353,7 +362,12 @@ class Worker:
         return {}
 
     async def _stats(self, command: dict[str, Any]) -> dict[str, Any]:
-        return {"legs": len(self.legs), "bridges": len(self.bridges), "cpu_s": round(time.process_time(), 3),
+        lags, self._lags = sorted(self._lags), []
+        lag = {"p50": round(lags[len(lags) // 2] * 1000, 2), "p99": round(lags[int(len(lags) * 0.99)] * 1000, 2),
+               "max": round(lags[-1] * 1000, 2)} if lags else {}
+        times = os.times()
+        return {"loop_lag_ms": lag, "trunk_dropped": self.trunk.dropped, "cpu_user_s": round(times.user, 3),
+                "cpu_system_s": round(times.system, 3), "legs": len(self.legs), "bridges": len(self.bridges), "cpu_s": round(time.process_time(), 3),
                 "rss": _rss(), "decoders": audio.BUILT["decoder"], "encoders": audio.BUILT["encoder"],
                 "per_leg": {leg_id: leg.stats() for leg_id, leg in self.legs.items()}}
 
@@ -379,9 +393,13 @@ async def serve(sock: socket.socket) -> None:
     worker = Worker(writer.write)
     await worker.trunk.open()
     loop = asyncio.get_event_loop()
-    loop.add_signal_handler(signal.SIGTERM, worker.stopping.set)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, worker.stopping.set)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (a measurement's host)
+        pass
     decoder = protocol.Decoder()
     watchdog = asyncio.ensure_future(worker.watchdog())
+    lag = asyncio.ensure_future(worker.measure_lag())
 
     async def read() -> None:
         while True:
@@ -401,6 +419,7 @@ async def serve(sock: socket.socket) -> None:
     await worker.stopping.wait()
     reading.cancel()
     watchdog.cancel()
+    lag.cancel()
     try:
         await asyncio.wait_for(worker.close_all(), 10)
     except TimeoutError:

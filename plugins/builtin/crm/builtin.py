@@ -99,19 +99,19 @@ class CrmPlugin:
     def crm_write_back(self, contact_record: Any) -> None:
         if self.store is None or not isinstance(contact_record, ContactRecord):
             return
-        self.store.record_interaction(interaction_of(self.store, contact_record))
+        record = contact_record
+        interaction = Interaction(record.contact_id, None, record.channel, record.queue, record.agent_id,
+                                  record.arrived, record.answered, record.ended, record.outcome,
+                                  record.disposition, record.notes, dict(record.data))
+        identity = None
+        if record.customer:
+            try:
+                identity = guess_identity(record.customer, record.channel)
+            except StoreError as exc:
+                log.warning("crm: contact %s: customer %r not recorded: %s", record.contact_id, record.customer,
+                            exc)
+        if identity is None:
+            self.store.record_interaction(interaction)
+        else:  # one transaction per contact: write-backs come at the rate contacts end
+            self.store.record_customer_interaction(identity[0], identity[1], interaction)
 
-
-def interaction_of(store: Store, record: ContactRecord) -> Interaction:
-    """The interaction a ``ContactRecord`` becomes, its customer found or created by the identity the channel
-    implies; a record without a usable customer string is kept without a customer."""
-    customer_id = None
-    if record.customer:
-        try:
-            kind, value = guess_identity(record.customer, record.channel)
-            customer_id = store.find_or_create_customer(kind, value).id
-        except StoreError as exc:
-            log.warning("crm: contact %s: customer %r not recorded: %s", record.contact_id, record.customer, exc)
-    return Interaction(record.contact_id, customer_id, record.channel, record.queue, record.agent_id,
-                       record.arrived, record.answered, record.ended, record.outcome, record.disposition,
-                       record.notes, dict(record.data))

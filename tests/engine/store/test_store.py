@@ -296,3 +296,18 @@ def test_sqlite_commits_derived_records_without_waiting_for_the_disk(tmp_path: P
         assert synchronous() == 2 and store.user("bob").role == "admin"
     finally:
         store.close()
+
+
+def test_an_interaction_is_recorded_for_a_customer_found_or_made_by_identity(store: SqlStore) -> None:
+    from engine.store import Interaction
+
+    first = store.record_customer_interaction("phone", "+44 20 7946 0000", Interaction("c1", None, "voice"))
+    again = store.record_customer_interaction("phone", "+442079460000", Interaction("c2", None, "voice",
+                                                                                      disposition="sale"))
+    assert first.customer_id is not None and again.customer_id == first.customer_id
+    customer = store.find_customer("phone", "+442079460000")
+    assert customer is not None and customer.id == first.customer_id and customer.name == ""
+    assert [i.contact_id for i in store.history(customer.id)] == ["c2", "c1"]  # same arrival: id descending
+    with pytest.raises(StoreError, match="phone"):
+        store.record_customer_interaction("phone", "not a number", Interaction("c3", None, "voice"))
+    assert store.find_customer("phone", "+442079460000") == customer

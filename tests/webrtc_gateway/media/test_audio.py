@@ -46,16 +46,28 @@ def test_each_codec_carries_a_tone_and_counts_what_it_builds() -> None:
     assert audio.mix([np.full(320, 30000, np.int16)] * 2).max() == 32767
 
 
+class FakeWire:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, int, bool]] = []
+
+    def send(self, payload: bytes, timestamp: int, marker: bool = False) -> None:
+        self.sent.append((payload, timestamp, marker))
+
+
 def test_the_output_keeps_one_rtp_timeline_across_sources() -> None:
-    async def scenario() -> list[int]:
+    async def scenario() -> list[tuple[bytes, int, bool]]:
         output = LegOutput(audio.OPUS)
+        output.push(b"x", 0, "bridge")  # no wire yet: dropped
+        wire = output.wire = FakeWire()  # type: ignore[assignment]
         for ts in (5000, 5960, 7880, 6920):  # one lost, then late
             output.push(b"a", ts, "bridge")
         output.push(b"p", 0, "play")  # a new source: at least one packet later
         output.push(b"p", 960, "play")
-        return [(await output.recv()).pts for _ in range(6)]
+        assert (output.packets, output.dropped) == (6, 1)
+        return wire.sent
 
-    assert asyncio.run(scenario()) == [0, 960, 2880, 1920, 3840, 4800]
+    assert asyncio.run(scenario()) == [(b"a", 0, True), (b"a", 960, False), (b"a", 2880, False),
+                                       (b"a", 1920, False), (b"p", 3840, True), (b"p", 4800, False)]
 
 
 def test_the_fifo_gives_frames_and_pads_with_silence() -> None:
