@@ -7,7 +7,8 @@
 //   are sent whole, once ICE gathering is done (no trickle: at most GATHER_MS). DTMF goes in the media with
 //   RTCDTMFSender (RFC 4733), never over the socket.
 // - The remote audio plays through an <audio> element and is measured (AnalyserNode):
-//   window.switchboardAudio.peak() is the loudest frequency, .hears(hz) says a tone of hz is what is heard.
+//   window.switchboardAudio.peak() is the loudest frequency, .hears(hz) says a tone of hz is what is heard,
+//   .level(hz) is how loud the sound near hz is (a mix of tones shows each).
 // - A ring tone (WebAudio: 440 + 480 Hz, two seconds on, four off) and audioBlocked() / resumeAudio() for a page
 //   reloaded without a click (browsers keep its audio suspended until one).
 "use strict";
@@ -87,6 +88,20 @@ window.SwitchboardPhone = (function () {
   function hears(hz, toleranceHz = 25, minDb = -75) {
     const p = peak();
     return !!p && p.db > minDb && Math.abs(p.hz - hz) <= toleranceHz;
+  }
+
+  // The loudest level (dB) heard within toleranceHz of hz: several tones at once (a supervisor's mix) each show.
+  function level(hz, toleranceHz = 25) {
+    if (!remote) return -Infinity;
+    const { analyser, bins } = remote;
+    analyser.getFloatFrequencyData(bins);
+    const hzPerBin = audio().sampleRate / analyser.fftSize;
+    let best = -Infinity;
+    for (let i = Math.max(0, Math.floor((hz - toleranceHz) / hzPerBin)); i <= Math.ceil((hz + toleranceHz) / hzPerBin)
+      && i < bins.length; i++) {
+      best = Math.max(best, bins[i]);
+    }
+    return best;
   }
 
   function gathered(pc) {
@@ -173,6 +188,6 @@ window.SwitchboardPhone = (function () {
     ringing = { gain, timer: setInterval(burst, 6000) };
   }
 
-  window.switchboardAudio = { peak, hears, blocked: audioBlocked, testTone: TEST_TONE_HZ };
+  window.switchboardAudio = { peak, hears, level, blocked: audioBlocked, testTone: TEST_TONE_HZ };
   return { wsUrl, microphone, Line, ring, audioBlocked, resumeAudio, peak, hears, testTone: TEST_TONE_HZ };
 })();

@@ -2,7 +2,9 @@
 // Log in (POST /v1/auth/login) or paste a token; the socket's first frame authenticates. Snapshots replace the
 // figures; "agents" frames update agents between them; waits and times in state tick here, from the engine time
 // of the last frame. A supervisor sets an agent's state (PUT /v1/agents/{id}/state) and moves it between queues
-// (PUT /v1/agents/{id}/queues).
+// (PUT /v1/agents/{id}/queues). On a call of an agent of its teams it listens in, whispers to the agent or barges
+// in: a peer connection of its own through the WebRTC gateway's supervisor socket (docs/gateway.md), one call at
+// a time, switching modes without a new connection.
 "use strict";
 (function () {
   const TOKEN_KEY = "switchboard-token";
@@ -72,6 +74,7 @@
   $("logout").addEventListener("click", async () => {
     try { await api("POST", "/v1/auth/logout"); } catch (error) { /* the token may be gone already */ }
     sessionStorage.removeItem(TOKEN_KEY);
+    endSupervision("logged out");
     if (socket) socket.close();
     socket = null;
     showLogin("");
@@ -226,6 +229,9 @@
       const actions = $("agent-actions").content.firstElementChild.cloneNode(true);
       actions.addEventListener("submit", (event) => { event.preventDefault(); setState(id, event.target); });
       actions.querySelector(".move").addEventListener("click", () => openMove(id));
+      for (const button of actions.querySelectorAll(".supervise button")) {
+        button.addEventListener("click", () => supervise(id, button.dataset.mode));
+      }
       row.querySelector("td.actions").appendChild(actions);
     }
     set(row, "name", entry.name);
@@ -234,6 +240,7 @@
     state.textContent = entry.state;
     state.dataset.state = entry.state;
     set(row, "reason", entry.reason);
+    row.querySelector(".supervise").hidden = entry.state !== "on-contact";
     row.dataset.since = entry.since === null ? "" : String(entry.since);
     set(row, "time", entry.since === null ? "–" : duration(engineNow() - entry.since));
   }
@@ -307,6 +314,82 @@
       report(`${id}: ${error.message}`, true);
     }
   });
+
+  // -------------------------------------------------------------------------------------- supervision ----
+
+  let supervision = null; // {ws, line, agentId, mode}
+
+  function showSupervision(state) {
+    const box = $("supervision");
+    box.hidden = !supervision;
+    if (!supervision) return;
+    $("supervision-agent").textContent = supervision.agentId;
+    $("supervision-state").textContent = state;
+    $("supervision-state").dataset.state = state;
+    for (const button of box.querySelectorAll("button.mode")) {
+      button.setAttribute("aria-pressed", String(button.dataset.mode === supervision.mode));
+    }
+  }
+
+  function endSupervision(why, failed) {
+    const sup = supervision;
+    if (!sup) return;
+    supervision = null;
+    if (sup.line) sup.line.close();
+    if (sup.ws.readyState === WebSocket.OPEN) sup.ws.send(JSON.stringify({ type: "stop" }));
+    if (sup.ws.readyState <= WebSocket.OPEN) sup.ws.close(1000);
+    showSupervision("");
+    report(`${sup.agentId}: supervision over (${why})`, !!failed);
+  }
+
+  function supervise(agentId, mode) {
+    if (supervision && supervision.agentId === agentId) return switchMode(mode);
+    if (supervision) endSupervision("another call chosen");
+    const ws = new WebSocket(wsUrl("/webrtc/ws/supervisor"));
+    const sup = supervision = { ws, line: null, agentId, mode };
+    const send = (frame) => ws.send(JSON.stringify(frame));
+    showSupervision("connecting");
+    ws.onopen = () => send({ type: "auth", token: sessionStorage.getItem(TOKEN_KEY) });
+    ws.onmessage = async (message) => {
+      const frame = JSON.parse(message.data);
+      if (supervision !== sup) return;
+      try {
+        if (frame.type === "hello") {
+          sup.line = new SwitchboardPhone.Line(await SwitchboardPhone.microphone(), frame.ice_servers, (state) => {
+            if (supervision !== sup) return;
+            if (state === "connected") showSupervision(sup.mode);
+            else if (state === "failed") endSupervision("the media connection failed", true);
+          });
+          send({ type: "supervise", agent_id: agentId, mode, sdp: await sup.line.offer() });
+        } else if (frame.type === "answer") {
+          await sup.line.accept(frame.sdp);
+        } else if (frame.type === "ack" && frame.of === "mode") {
+          sup.mode = frame.mode;
+          showSupervision(sup.line && sup.line.state === "connected" ? sup.mode : "connecting");
+        } else if (frame.type === "ended") {
+          endSupervision("the call ended");
+        } else if (frame.type === "error") {
+          if (frame.of === "supervise" || !frame.of) endSupervision(frame.reason, true);
+          else report(`${agentId}: ${frame.reason}`, true);
+        }
+      } catch (error) {
+        endSupervision(String(error), true);
+      }
+    };
+    ws.onclose = (event) => {
+      if (supervision === sup) endSupervision(event.reason || "the gateway closed the connection", true);
+    };
+  }
+
+  function switchMode(mode) {
+    if (!supervision || supervision.ws.readyState !== WebSocket.OPEN) return;
+    supervision.ws.send(JSON.stringify({ type: "mode", mode }));
+  }
+
+  for (const button of $("supervision").querySelectorAll("button.mode")) {
+    button.addEventListener("click", () => switchMode(button.dataset.mode));
+  }
+  $("supervision-stop").addEventListener("click", () => endSupervision("stopped"));
 
   connect();
 })();

@@ -173,6 +173,16 @@ def wait_not_hears(page: Any, hz: float, timeout_ms: int = TIMEOUT_MS) -> None:
     _wait_audio(page, "!a.hears(arg)", hz, timeout_ms)
 
 
+def wait_hears_each(page: Any, hzs: list[float], timeout_ms: int = TIMEOUT_MS, min_db: float = -60) -> None:
+    """Until ``page`` hears every tone of ``hzs`` at once (a mix: each above ``min_db`` near its frequency)."""
+    _wait_audio(page, f"arg.every(hz => a.level(hz) > {min_db})", hzs, timeout_ms)
+
+
+def wait_lacks(page: Any, hz: float, timeout_ms: int = TIMEOUT_MS, max_db: float = -70) -> None:
+    """Until nothing ``page`` hears near ``hz`` is above ``max_db`` (whatever else it hears)."""
+    _wait_audio(page, f"a.level(arg) < {max_db}", hz, timeout_ms)
+
+
 def wait_hears_sound(page: Any, timeout_ms: int = TIMEOUT_MS) -> None:
     """Until ``page`` hears anything (a prompt, music) above -70 dB."""
     _wait_audio(page, "(p => !!p && p.db > -70)(a.peak())", None, timeout_ms)

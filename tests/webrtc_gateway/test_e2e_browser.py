@@ -20,6 +20,7 @@ from typing import Any
 from engine.store import SqliteStore
 from engine.store.base import Interaction
 from tests.webrtc_gateway.browser import (
+    PASSWORD,
     Center,
     chromium,
     needs_chromium,
@@ -28,8 +29,10 @@ from tests.webrtc_gateway.browser import (
     sign_in,
     tones_in,
     wait_hears,
+    wait_hears_each,
     wait_hears_music,
     wait_hears_sound,
+    wait_lacks,
     wait_not_hears,
     wait_silence,
 )
@@ -40,6 +43,7 @@ NUMBER = "+15550100"
 CALLER_HZ = 450.0
 AGENT_HZ = 1400.0
 OTHER_AGENT_HZ = 1700.0
+SUPERVISOR_HZ = 2500.0
 """The tones each side sends: apart from each other and from the hold music's notes and their octaves."""
 
 IVR = """\
@@ -66,6 +70,7 @@ skills = ["support", "sales"]
 [[agents]]
 id = "a1"
 name = "Ann"
+teams = ["east"]
 skills = {{ support = 5, sales = 5 }}
 capacity = {{ voice = 1, chat = 2 }}
 
@@ -263,6 +268,41 @@ def test_mute_hold_and_a_blind_transfer_from_the_desktop(tmp_path: Path) -> None
         ann.select_option("#disposition", "escalated")
         ann.click("#wrapup-done")
         expect(ann.locator("body")).to_have_attribute("data-phone", "idle")
+
+
+def test_a_supervisor_listens_whispers_and_barges_from_the_wallboard(tmp_path: Path) -> None:
+    """From the wallboard, a supervisor of Ann's team joins her call: listening it hears both sides and neither
+    hears it; whispering, Ann hears it and the caller does not; barging, both do; stopping, neither does."""
+    with answered_call(tmp_path) as scene:
+        center, expect, caller, ann = scene.center, scene.expect, scene.caller, scene.ann
+        center.api("POST", "/v1/users", {"name": "sue", "role": "supervisor", "password": PASSWORD,
+                                         "teams": ["east"]})
+        board = open_page(scene.browser, f"{center.url}/wallboard?testTone={SUPERVISOR_HZ:g}", center.errors)
+        sign_in(board, "sue")
+        row = board.locator('tr[data-agent="a1"]')
+        expect(row.locator("td.state")).to_have_text("on-contact")
+        row.locator('.supervise button[data-mode="listen"]').click()
+        expect(board.locator("#supervision-state")).to_have_text("listen")
+        wait_hears_each(board, [CALLER_HZ, AGENT_HZ])
+        wait_lacks(ann, SUPERVISOR_HZ)
+        wait_lacks(caller, SUPERVISOR_HZ)
+
+        board.click('#supervision button[data-mode="whisper"]')
+        expect(board.locator("#supervision-state")).to_have_text("whisper")
+        wait_hears_each(ann, [CALLER_HZ, SUPERVISOR_HZ])
+        wait_lacks(caller, SUPERVISOR_HZ)
+        wait_hears(caller, AGENT_HZ)
+
+        board.click('#supervision button[data-mode="barge"]')
+        expect(board.locator("#supervision-state")).to_have_text("barge")
+        wait_hears_each(caller, [AGENT_HZ, SUPERVISOR_HZ])
+        wait_hears_each(ann, [CALLER_HZ, SUPERVISOR_HZ])
+
+        board.click("#supervision-stop")
+        expect(board.locator("#supervision")).to_be_hidden()
+        wait_lacks(caller, SUPERVISOR_HZ)
+        wait_lacks(ann, SUPERVISOR_HZ)
+        wait_hears(caller, AGENT_HZ)
 
 
 CHATS_BESIDE_CALLS = """
