@@ -422,8 +422,14 @@ async def _with_trio_asyncio(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    import importlib.util
     import tempfile
 
+    from engine.errors import ConfigError
+
+    if args.host == "trio-asyncio" and importlib.util.find_spec("trio_asyncio") is None:
+        raise ConfigError("--host trio-asyncio needs the trio-asyncio package, which Switchboard itself does not "
+                          "use: pip install 'switchboard[bench]'")
     if args.workers is None and args.host in ("guest", "trio-asyncio"):
         args.workers = 1  # one thread: more loops on it would only share it
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as directory:
