@@ -200,7 +200,7 @@ def _validate_step(step: RoutingStep, last: bool, config: CenterConfig, queue_id
 _TOP_KEYS = {"seed", "skills", "channels", "dispositions", "agents", "queues", "workflows",
              "plugins",  # [plugins]: read by plugins.manager and each plugin, not by the routing configuration
              "store"}  # [store]: read by engine.store.target
-_AGENT_KEYS = {"id", "name", "skills", "capacity", "teams"}
+_AGENT_KEYS = {"id", "name", "skills", "capacity", "teams", "optional_queues"}
 _QUEUE_KEYS = set(QueueConfig.__dataclass_fields__)
 _HOURS_KEYS = {"timezone", "holidays", *WEEKDAYS}
 _STEP_KEYS = set(RoutingStep.__dataclass_fields__)
@@ -281,6 +281,10 @@ def parse_config(data: dict[str, Any], source: str = "config") -> CenterConfig:
         table = dict(table)
         table.setdefault("capacity", dict(default_capacity))
         table["teams"] = tuple(table.get("teams", ()))
+        optional = table.get("optional_queues", [])
+        if not isinstance(optional, list) or not all(isinstance(q, str) for q in optional):
+            raise ConfigError(f"{where}.optional_queues: expected a list of queue ids")
+        table["optional_queues"] = tuple(optional)
         agents.append(_build(AgentConfig, table, where))
     queues = []
     for i, table in enumerate(data.get("queues", [])):
@@ -312,6 +316,11 @@ def parse_config(data: dict[str, Any], source: str = "config") -> CenterConfig:
         seed=int(data.get("seed", 0)),
     )
     validate_config(config, source)
+    queue_ids = {q.id for q in config.queues}
+    for i, agent in enumerate(config.agents):
+        for queue_id in agent.optional_queues:
+            if queue_id not in queue_ids:
+                raise ConfigError(f"{source}: agents[{i}].optional_queues: no queue {queue_id!r}")
     return config
 
 

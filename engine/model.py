@@ -31,18 +31,21 @@ DEFAULT_DISPOSITIONS: tuple[str, ...] = ("resolved", "follow-up", "escalated", "
 
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
-    """An agent: skills at levels 1-10 and how many contacts of each channel it may hold at once."""
+    """An agent: skills at levels 1-10 and how many contacts of each channel it may hold at once.
+    ``optional_queues``: the queues the agent may join or leave by itself (from its desktop); the others are its
+    supervisor's to assign. A queue removed since is ignored."""
 
     id: str
     name: str = ""
     skills: dict[str, int] = field(default_factory=dict)
     capacity: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
     teams: tuple[str, ...] = ()
+    optional_queues: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         # What ``asdict`` gives, without its recursive deep copy: a snapshot holds one of these per agent.
         return {"id": self.id, "name": self.name, "skills": dict(self.skills), "capacity": dict(self.capacity),
-                "teams": tuple(self.teams)}
+                "teams": tuple(self.teams), "optional_queues": tuple(self.optional_queues)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentConfig:
@@ -52,6 +55,7 @@ class AgentConfig:
             skills=dict(data.get("skills", {})),
             capacity=dict(data.get("capacity", DEFAULT_CAPACITY)),
             teams=tuple(data.get("teams", ())),
+            optional_queues=tuple(data.get("optional_queues", ())),
         )
 
 

@@ -7,6 +7,8 @@ and moves them between queues; an agent reads and sets its own state. Changes ar
 Moving an agent between queues (``PUT /v1/agents/{id}/queues``) is done with skills, as queues select agents by
 skill: the agent gains every skill the listed queues require (at the level they require, keeping a higher level
 it has) and loses the skills that only the queues it leaves require. The answer says which queues it serves now.
+Staff move any agent they see; an agent moves itself, but only into and out of its ``optional_queues`` (set by an
+admin): the queues it may choose to work, from its desktop.
 """
 
 from __future__ import annotations
@@ -37,18 +39,26 @@ STATE = register("AgentState", closed({
     "state": {"type": "string", "enum": AGENT_STATES}, "reason": {"type": "string"}, "since": TIME,
     "contacts": {"type": "array", "items": {"type": "string"}, "description": "offered, live and wrapping up"},
 }, ("state", "reason", "since", "contacts")))
-AGENT = register("Agent", closed({
-    "id": ID, "name": NAME, "skills": LEVELS, "capacity": CAPACITY, "teams": STRINGS,
-}, ("id", "name", "skills", "capacity", "teams")))
-AGENT_WITH_STATE = register("AgentWithState", closed({
-    "id": ID, "name": NAME, "skills": LEVELS, "capacity": CAPACITY, "teams": STRINGS, "state": STATE,
-}, ("id", "name", "skills", "capacity", "teams", "state")))
-FIELDS = {"name": NAME, "skills": LEVELS, "capacity": CAPACITY, "teams": STRINGS}
+OPTIONAL_QUEUES = {"type": "array", "items": ID, "maxItems": 500, "uniqueItems": True,
+                   "description": "queues the agent may join or leave by itself (PUT /v1/agents/{id}/queues)"}
+AGENT_FIELDS = {"id": ID, "name": NAME, "skills": LEVELS, "capacity": CAPACITY, "teams": STRINGS,
+                "optional_queues": OPTIONAL_QUEUES}
+AGENT = register("Agent", closed(AGENT_FIELDS, tuple(AGENT_FIELDS)))
+AGENT_WITH_STATE = register("AgentWithState", closed({**AGENT_FIELDS, "state": STATE},
+                                                     (*AGENT_FIELDS, "state")))
+FIELDS = {name: schema for name, schema in AGENT_FIELDS.items() if name != "id"}
 
 
 def agent_view(agent: AgentConfig) -> dict[str, Any]:
     return {"id": agent.id, "name": agent.name, "skills": dict(agent.skills), "capacity": dict(agent.capacity),
-            "teams": list(agent.teams)}
+            "teams": list(agent.teams), "optional_queues": list(agent.optional_queues)}
+
+
+def _known_queues(center: Any, queue_ids: list[str], field: str) -> tuple[str, ...]:
+    unknown = [q for q in queue_ids if q not in center.queues]
+    if unknown:
+        raise ApiError(422, f"body.{field}: no queue {unknown[0]!r}")
+    return tuple(queue_ids)
 
 
 def state_view(center: Any, agent_id: str) -> dict[str, Any]:
@@ -111,7 +121,8 @@ async def create_agent(ctx: Ctx) -> dict[str, Any]:
         raise ApiError(409, f"agent {body['id']!r} already exists")
     capacity = body.get("capacity") or {c: DEFAULT_CAPACITY.get(c, 1) for c in center.config_now().channels}
     agent = AgentConfig(body["id"], body.get("name", ""), dict(body.get("skills", {})), dict(capacity),
-                        tuple(body.get("teams", ())))
+                        tuple(body.get("teams", ())),
+                        _known_queues(center, body.get("optional_queues", []), "optional_queues"))
     await ctx.change(UpsertAgent(agent), "create", f"agent:{agent.id}", after=agent_view(agent))
     return agent_view(agent)
 
@@ -122,14 +133,19 @@ async def get_agent(ctx: Ctx, agent_id: str) -> dict[str, Any]:
     return agent_view(visible_agent(ctx, agent_id))
 
 
-@route(bp, "PATCH", "/v1/agents/<agent_id>", summary="Change an agent's name, skills, capacity or teams",
+@route(bp, "PATCH", "/v1/agents/<agent_id>",
+       summary="Change an agent's name, skills, capacity, teams or optional queues",
        roles=ADMIN, tags=("agents",), response=AGENT, body=closed(FIELDS, minProperties=1),
        description="Applies live: an agent keeps its state and contacts. Send If-Match to refuse a stale edit.")
 async def update_agent(ctx: Ctx, agent_id: str) -> dict[str, Any]:
     before = visible_agent(ctx, agent_id)
     body = ctx.body
+    optional = before.optional_queues
+    if "optional_queues" in body:
+        optional = _known_queues(ctx.engine.runtime.acd, body["optional_queues"], "optional_queues")
     after = replace(before, name=body.get("name", before.name), skills=body.get("skills", before.skills),
-                    capacity=body.get("capacity", before.capacity), teams=tuple(body.get("teams", before.teams)))
+                    capacity=body.get("capacity", before.capacity), teams=tuple(body.get("teams", before.teams)),
+                    optional_queues=optional)
     await ctx.change(UpsertAgent(after), "update", f"agent:{agent_id}", before=agent_view(before),
                      after=agent_view(after))
     return agent_view(after)
@@ -184,24 +200,35 @@ def _served(center: Any, agent: AgentConfig) -> list[str]:
     return sorted(q.id for q in center.queues.values() if agent_serves(agent, q))
 
 
+def _check_own_move(center: Any, before: AgentConfig, after: AgentConfig) -> None:
+    """An agent moving itself: every queue it would join or leave, those its new skills bring or take away with
+    them included, must be one of its optional queues (403 naming the first that is not)."""
+    served_before, served_after = set(_served(center, before)), set(_served(center, after))
+    assigned = sorted(q for q in served_before ^ served_after if q not in before.optional_queues)
+    if assigned:
+        verb = "join" if assigned[0] in served_after else "leave"
+        raise ApiError(403, f"queue {assigned[0]!r} is assigned by a supervisor: you may {verb} only your optional "
+                            f"queues ({', '.join(before.optional_queues) or 'none'})")
+
+
 @route(bp, "GET", "/v1/agents/<agent_id>/queues", summary="The queues an agent can serve now", roles=ANYONE,
        tags=("agents",), response=QUEUE_IDS)
 async def get_queues(ctx: Ctx, agent_id: str) -> dict[str, Any]:
     return {"queues": _served(ctx.engine.runtime.acd, visible_agent(ctx, agent_id))}
 
 
-@route(bp, "PUT", "/v1/agents/<agent_id>/queues", summary="Move an agent between queues", roles=STAFF,
+@route(bp, "PUT", "/v1/agents/<agent_id>/queues", summary="Move an agent between queues", roles=ANYONE,
        tags=("agents",), response=QUEUE_IDS, body=QUEUE_IDS,
        description="Gives the agent the skills the listed queues require and takes away those only the queues "
                    "it leaves require (see the module documentation); answers the queues it serves now, which "
-                   "may include others whose requirements it happens to meet.")
+                   "may include others whose requirements it happens to meet. Staff move the agents they see; an "
+                   "agent moves itself into or out of its optional_queues only (403 naming the first other queue "
+                   "it would join or leave, counting those its new skills bring or take away).")
 async def set_queues(ctx: Ctx, agent_id: str) -> dict[str, Any]:
     before = visible_agent(ctx, agent_id)
     center = ctx.engine.runtime.acd
     wanted = list(dict.fromkeys(ctx.body["queues"]))
-    unknown = [q for q in wanted if q not in center.queues]
-    if unknown:
-        raise ApiError(422, f"body.queues: no queue {unknown[0]!r}")
+    _known_queues(center, wanted, "queues")
     keep: dict[str, int] = {}
     for qid in wanted:
         for skill, level in center.queues[qid].skills.items():
@@ -217,6 +244,8 @@ async def set_queues(ctx: Ctx, agent_id: str) -> dict[str, Any]:
         if capacity.get(channel, 0) <= 0:
             capacity[channel] = DEFAULT_CAPACITY.get(channel, 1)
     after = replace(before, skills=skills, capacity=capacity)
+    if ctx.who.role not in STAFF:
+        _check_own_move(center, before, after)
     await ctx.submit(UpsertAgent(after), refused=422)
     await ctx.audit("move", f"agent:{agent_id}", {"queues": wanted, "before": agent_view(before),
                                                   "after": agent_view(after)})

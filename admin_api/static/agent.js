@@ -27,6 +27,7 @@
   let dispositions = ["resolved"];
   let queues = []; // [{id, name, channel}]
   const served = new Set();
+  let optional = null; // the queues an agent may join or leave itself (null: staff, who may move any)
   let engineOffset = 0; // engine time - this browser's clock, from the live stream
 
   // ------------------------------------------------------------------------------------------ helpers ----
@@ -166,6 +167,9 @@
       const mine = (await api("GET", `/v1/agents/${encodeURIComponent(me.agentId)}/queues`)).queues;
       served.clear();
       for (const q of mine) served.add(q);
+      if (me.role === "agent") {
+        optional = new Set((await api("GET", `/v1/agents/${encodeURIComponent(me.agentId)}`)).optional_queues);
+      }
     } catch (error) {
       report(error.message);
     }
@@ -200,7 +204,12 @@
 
   function renderQueues(waiting) {
     const list = $("queues");
-    if (!waiting) list.replaceChildren();
+    if (!waiting) {
+      list.replaceChildren();
+      const choice = !optional || queues.some((q) => optional.has(q.id));
+      $("queues-save").hidden = !choice;
+      if (!choice) $("queues-note").textContent = "Your supervisor assigns your queues.";
+    }
     for (const q of queues) {
       let li = list.querySelector(`li[data-queue="${CSS.escape(q.id)}"]`);
       if (!li) {
@@ -217,6 +226,9 @@
         li.appendChild(label);
         list.appendChild(li);
       }
+      const box = li.querySelector("input");
+      box.disabled = !!optional && !optional.has(q.id);
+      box.title = box.disabled ? "assigned by your supervisor" : "";
       const figures = waiting && waiting[q.id];
       if (figures) li.querySelector(".waiting").textContent = figures.waiting ? figures.waiting + " waiting" : "";
     }
@@ -254,8 +266,7 @@
       for (const q of answer.queues) served.add(q);
       $("queues-note").textContent = "You serve " + (answer.queues.join(", ") || "no queue") + ".";
     } catch (error) {
-      $("queues-note").textContent = error.status === 403
-        ? "Your supervisor assigns your queues: ask them to move you." : error.message;
+      $("queues-note").textContent = error.message;
       for (const box of $("queues").querySelectorAll("input")) box.checked = served.has(box.value);
     }
     for (const box of $("campaigns").querySelectorAll("input")) box.checked = served.has(box.value);

@@ -92,6 +92,35 @@ async def test_a_supervisor_moves_an_agent_between_queues(tmp_path: Path) -> Non
             assert (await api.as_("agent").put("/v1/agents/a1/queues", {"queues": []})).status == 403
 
 
+async def test_an_agent_joins_and_leaves_its_optional_queues_only(tmp_path: Path) -> None:
+    """Ann (a1, sales only) may choose support and chat; joining support brings chat (same skill), so both must be
+    optional. Sales is assigned: she cannot leave it; billing is not hers to join."""
+    async with running_api(tmp_path) as api:
+        admin, ann = api.client, api.as_("agent")  # the agent token is a1's
+        with trio.fail_after(TIMEOUT_S):
+            assert (await ann.get("/v1/agents/a1/queues")).json()["queues"] == ["sales"]
+            assert (await admin.patch("/v1/agents/a1", {"optional_queues": ["nope"]})).status == 422
+            only_support = await admin.patch("/v1/agents/a1", {"optional_queues": ["support"]})
+            assert only_support.status == 200 and only_support.json()["optional_queues"] == ["support"]
+            brings_chat = await ann.put("/v1/agents/a1/queues", {"queues": ["sales", "support"]})
+            assert brings_chat.status == 403 and "queue 'chat' is assigned" in brings_chat.reason
+
+            await admin.patch("/v1/agents/a1", {"optional_queues": ["support", "chat"]})
+            assert (await ann.get("/v1/agents/a1")).json()["optional_queues"] == ["support", "chat"]
+            joined = await ann.put("/v1/agents/a1/queues", {"queues": ["sales", "support", "chat"]})
+            assert joined.status == 200 and joined.json()["queues"] == ["chat", "sales", "support"]
+            left = await ann.put("/v1/agents/a1/queues", {"queues": ["sales"]})
+            assert left.status == 200 and left.json()["queues"] == ["sales"]
+            assert api.runtime.acd.agents["a1"].config.skills == {"sales": 5}
+
+            not_hers = await ann.put("/v1/agents/a1/queues", {"queues": ["sales", "billing"]})
+            assert not_hers.status == 403 and "you may join only your optional queues" in not_hers.reason
+            assigned = await ann.put("/v1/agents/a1/queues", {"queues": []})
+            assert assigned.status == 403 and "you may leave only" in assigned.reason
+            assert (await ann.put("/v1/agents/a2/queues", {"queues": ["support"]})).status == 404  # not herself
+            assert (await ann.get("/v1/agents/a1/queues")).json()["queues"] == ["sales"]
+
+
 async def test_queues_change_live_and_refuse_what_cannot_work(tmp_path: Path) -> None:
     async with running_api(tmp_path) as api:
         admin = api.client

@@ -71,6 +71,7 @@ skills = ["support", "sales"]
 id = "a1"
 name = "Ann"
 teams = ["east"]
+optional_queues = ["sales"]
 skills = {{ support = 5, sales = 5 }}
 capacity = {{ voice = 1, chat = 2 }}
 
@@ -78,6 +79,11 @@ capacity = {{ voice = 1, chat = 2 }}
 id = "a2"
 name = "Bob"
 skills = {{ support = 5 }}
+
+[[agents]]
+id = "a3"
+name = "Cy"
+skills = {{ sales = 5 }}
 
 [[queues]]
 id = "support"
@@ -382,9 +388,9 @@ def test_a_consultative_transfer_cancelled_then_completed(tmp_path: Path) -> Non
 
 
 def test_decline_state_with_a_reason_and_queues_from_the_desktop(tmp_path: Path) -> None:
-    """An agent declines a call (it goes back to the queue), goes not ready for lunch, cannot move itself between
-    queues (the desktop says who can), becomes available again, gets the call back and transfers it to another
-    queue, where the caller waits with music."""
+    """An agent declines a call (it goes back to the queue), goes not ready for lunch, leaves and rejoins its
+    optional queue (the queues its supervisor assigns cannot be unticked), becomes available again, gets the call
+    back and transfers it to another queue, where the caller waits with music."""
     from playwright.sync_api import expect
 
     with running_center(tmp_path, config(tmp_path), {"ivr.toml": IVR}, users={"ann": "a1"}) as center, \
@@ -405,10 +411,14 @@ def test_decline_state_with_a_reason_and_queues_from_the_desktop(tmp_path: Path)
         ann.keyboard.press("n")
         expect(ann.locator("#state-text")).to_have_text("not-ready")
         expect(ann.locator("#state-reason")).to_have_text("(lunch)")
+        expect(ann.locator('#queues li[data-queue="support"] input')).to_be_disabled()  # assigned
         ann.uncheck('#queues li[data-queue="sales"] input')
         ann.click("#queues-save")
-        expect(ann.locator("#queues-note")).to_contain_text("supervisor")
-        expect(ann.locator('#queues li[data-queue="sales"] input')).to_be_checked()  # unchanged
+        expect(ann.locator("#queues-note")).to_have_text("You serve chat, support.")
+        assert center.api("GET", "/v1/agents/a1/queues")["queues"] == ["chat", "support"]
+        ann.check('#queues li[data-queue="sales"] input')
+        ann.click("#queues-save")
+        expect(ann.locator("#queues-note")).to_have_text("You serve chat, sales, support.")
 
         ann.keyboard.press("r")
         expect(ann.locator("#state-text")).to_have_text(re.compile("available|reserved"))
