@@ -17,6 +17,9 @@ least-loaded one, so bridges cross workers as in production, where agents' lines
 - ``jitter_ms``: RFC 3550 interarrival jitter per receiving leg (mean, p95, max over legs);
 - ``latency_ms``: one-way time from a peer's send to the other peer's receipt (same clock; loopback and both
   peers' processing included), per packet (p50, p95, p99, max) and the legs' means (p50, max);
+- ``added_latency_ms``: what the gateway adds per leg: the legs' mean latency minus ``baseline_ms``, the same
+  figure for a few calls whose two peers are connected to each other (no gateway), measured first in the same run
+  (``--direct`` measures only that, with all the calls);
 - ``engine``: while the calls run, what this process (where the engine and its routing live) sees: its trio loop's
   lag (a 10 ms sleep's overshoot, p50/p99/max) and the wall time of a burst of 500 routing decisions on the
   compiled core every 100 ms (p50/p99), each before the calls start (``idle``) and during the window (``loaded``).
@@ -323,11 +326,36 @@ async def _set_up(pool: MediaPool, peers: list[PeerProcess], args: argparse.Name
     return time.monotonic() - t0
 
 
+BASELINE_CALLS = 10
+BASELINE_S = 2.0
+
+
+async def _baseline(nursery: trio.Nursery, args: argparse.Namespace) -> float | None:
+    """The mean one-way latency of a leg without the gateway, on this machine now: ``BASELINE_CALLS`` calls whose
+    two peers are connected to each other, measured for ``BASELINE_S`` seconds in a peer process of their own."""
+    peer = await PeerProcess.start(nursery, args.codec, args.caller_codec)
+    try:
+        for i in range(min(BASELINE_CALLS, args.calls)):
+            await peer.ask({"op": "direct", "call": i})
+        await peer.ask({"op": "send", "on": True})
+        await trio.sleep(0.5)
+        await peer.ask({"op": "mark"})
+        await trio.sleep(BASELINE_S)
+        await peer.ask({"op": "send", "on": False})
+        await trio.sleep(0.2)
+        legs = [x for x in (await peer.ask({"op": "report"}))["latency_ms_per_leg"] if x is not None]
+    finally:
+        with trio.CancelScope(shield=True):
+            await peer.quit()
+    return sum(legs) / len(legs) if legs else None
+
+
 async def _measure(args: argparse.Namespace,
                    launcher: Callable[[socket.socket], Awaitable[Any]] | None = None) -> dict[str, Any]:
     probe = EngineProbe()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(probe.run)
+        baseline = None if args.direct else await _baseline(nursery, args)
         peers = [await PeerProcess.start(nursery, args.codec, args.caller_codec) for _ in range(args.peer_processes)]
         try:
             async with open_media_pool(args.workers, launcher=launcher) as pool:
@@ -396,6 +424,9 @@ async def _measure(args: argparse.Namespace,
         "packets": {"sent": sent, "received": received, "unrecognised": sum(r["unknown"] for r in reports)},
         "jitter_ms": _percentiles(jitter, (95,)),
         "latency_ms": {"packets": _percentiles(latency), "legs": _percentiles(leg_means, (50,))},
+        "baseline_ms": None if baseline is None else round(baseline, 3),
+        "added_latency_ms": None if baseline is None or not leg_means else _percentiles(
+            [x - baseline for x in leg_means], (50,)),
         "gateway": {"legs": end["legs"], "bridges": end["bridges"], "decoders_built": decoders,
                     "loop_lag_ms": [w.get("loop_lag_ms") for w in end["workers"]],
                     "rss_mb": [round(w["rss"] / 2**20, 1) for w in end["workers"]]},

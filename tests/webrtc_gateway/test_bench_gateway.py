@@ -16,5 +16,6 @@ def test_gateway_bench_smoke_measures_calls_through_real_workers() -> None:
     assert figures["packets"]["sent"] > 200 and figures["packets"]["unrecognised"] == 0
     assert 0 <= figures["packet_loss"] < 0.05
     assert figures["cpu"]["per_call_pct"] > 0 and figures["latency_ms"]["packets"]["p50"] > 0
+    assert figures["baseline_ms"] > 0 and "mean" in figures["added_latency_ms"]
     assert figures["jitter_ms"]["mean"] >= 0 and figures["engine"]["loaded"]["loop_lag_ms"]
     assert "bench gateway:" in result.stderr
