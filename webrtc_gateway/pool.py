@@ -415,7 +415,11 @@ class MediaPool:
                 try:
                     process = await trio.lowlevel.open_process(
                         [self._python, "-m", "webrtc_gateway.media.worker", "--fd", str(child.fileno()),
-                         *self._worker_args], pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL)
+                         *self._worker_args], pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
+                        # Its own process group: a Ctrl+C or a signal to serve's group (timeout, a service
+                        # manager) reaches serve, which stops the workers in order; a serve that dies outright
+                        # closes the control socket, and the worker exits on that.
+                        start_new_session=True)
                 finally:
                     child.close()
         except BaseException:
