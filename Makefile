@@ -2,6 +2,7 @@
 # Both set everything up first (a virtual environment with the compiled core), so they work on a fresh machine.
 
 PYTHON ?= python3
+SERVE_ARGS ?=
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard engine/core/*.pyx)
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/switchboard serve --data-dir ./var --host 127.0.0.1 --port 8080
+	$(VENV)/bin/switchboard serve --data-dir ./var --host 127.0.0.1 --port 8080 $(SERVE_ARGS)
 
 test: $(STAMP)
 	bash scripts/system-deps.sh
