@@ -77,9 +77,9 @@ class AgentDesk:
             raise FrameError("bad-frame", "this socket no longer holds the session")
         kind = frame["type"]
         agent = sock.agent_id
-        contact = frame.get("contact_id")
+        contact: str = frame.get("contact_id") or ""  # the frames that need one were checked to have it
         ack: dict[str, Any] = {"type": "ack", "of": kind}
-        if contact is not None:
+        if contact:
             ack["contact_id"] = contact
         try:
             if kind == "candidate":

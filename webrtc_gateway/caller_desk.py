@@ -150,7 +150,8 @@ class CallerDesk:
         answer = {"type": "answer", "sdp": result["sdp"], "contact_id": contact_id}
         if self.g.ivr is not None:
             entered = CallerEntered(contact_id, channel=CHANNEL, caller=caller, data={"source": "webrtc"})
-            self.g.lanes.push(contact_id, lambda: self.g.submit(entered, "ivr"))  # type: ignore[union-attr]
+            if self.g.lanes is not None:
+                self.g.lanes.push(contact_id, lambda: self.g.submit(entered, "ivr"))
         else:
             queue = frame.get("queue") or self.g.settings.default_queue
             arrival = ContactArrived(contact_id, channel=CHANNEL, queue=queue, customer=caller,

@@ -160,7 +160,7 @@ class Gateway:
     def apply(self, effects: list[Effect], key: str) -> None:
         """Carry out ``effects`` (see ``webrtc_gateway.calls``): frames and wake-ups now, media commands and
         engine events in ``key``'s lane, in order."""
-        jobs: list[Callable[[], Awaitable[None]]] = []
+        jobs: list[Callable[[], Awaitable[object]]] = []
         for effect in effects:
             if isinstance(effect, Send):
                 self.deliver(effect.to, effect.frame)

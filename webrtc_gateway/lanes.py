@@ -16,7 +16,7 @@ import trio
 
 log = logging.getLogger("switchboard.webrtc")
 
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Awaitable[object]]
 
 
 class Lanes:

@@ -95,8 +95,10 @@ def _check(message: Any) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ProtocolError("a message must be a map")
     kind = message.get("t")
-    fields = COMMANDS.get(kind) if isinstance(kind, str) else None
-    if fields is None and isinstance(kind, str):
+    if not isinstance(kind, str):
+        raise ProtocolError(f"unknown message type {kind!r}")
+    fields = COMMANDS.get(kind)
+    if fields is None:
         fields = EVENTS.get(kind)
     if fields is None:
         raise ProtocolError(f"unknown message type {kind!r}")

@@ -171,7 +171,7 @@ class SessionTable:
 
     def expire(self, now: float) -> list[Session]:
         """Remove and return every session whose grace deadline is at or before ``now``."""
-        out = []
+        out: list[Session] = []
         while True:
             at = self.next_deadline()
             if at is None or at > now:

@@ -35,13 +35,13 @@ def encode_file(path: str, codec: Codec) -> tuple[bytes, ...]:
         if not container.streams.audio:
             raise ValueError(f"{path} has no audio")
         resampler = av.AudioResampler(format="s16", layout="mono", rate=audio.RATE)
-        chunks = []
+        chunks: list[audio.Pcm] = []
         try:
             for frame in container.decode(audio=0):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
+                    chunks.append(out.to_ndarray().reshape(-1).astype(np.int16, copy=False))
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                chunks.append(out.to_ndarray().reshape(-1).astype(np.int16, copy=False))
         except av.FFmpegError as exc:
             raise ValueError(f"cannot decode {path}: {exc}") from None
     pcm = np.concatenate(chunks) if chunks else audio.silence(0)

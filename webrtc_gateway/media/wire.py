@@ -99,7 +99,7 @@ class RtpWire:
                 element += b"\x00" * (-len(element) % 4)
                 extension = struct.pack("!HH", 0xBEDE, len(element) // 4) + element
         return cls(pair.protocol, pair.remote_addr, dtls._tx_srtp, dtls._rx_srtp, transceiver.sender,
-                   transceiver._codecs[0].payloadType, extension, on_rtp)
+                   transceiver._codecs[0].payloadType or 0, extension, on_rtp)
 
     def detach(self) -> None:
         """Give the socket back to aioice (RTP goes through aiortc again; ``send`` is not to be called)."""

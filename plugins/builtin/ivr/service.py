@@ -63,7 +63,7 @@ class IvrService:
     ``hook_deadline_s``: the deadline of quick hooks (play, hang up, voicemail); digit collection, CRM lookup and
     self-service get the IVR's own timeouts. See the module docstring."""
 
-    def __init__(self, ivr: Ivr, manager: Any, submit: Callable[[Event], Awaitable[Any]], *,
+    def __init__(self, ivr: Ivr, manager: Any, submit: Callable[[ContactArrived], Awaitable[Any]], *,
                  clock: Callable[[], float] | None = None, hook_deadline_s: float = 1.0) -> None:
         self.ivr = ivr
         self.manager = manager
