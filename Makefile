@@ -25,6 +25,7 @@ test: $(STAMP)
 	bash scripts/system-deps.sh
 	$(PY) setup.py --quiet build_ext --inplace
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -16,7 +16,7 @@ the bound URLs (``["http://127.0.0.1:54321"]``).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ def create_app(engine: EngineHandle, config: Mapping[str, Any] | None = None) ->
     app.extensions["switchboard_auth"] = Authenticator(engine.store, clock=engine.wall_clock)
 
     @app.while_serving
-    async def attach_engine() -> AsyncIterator[None]:
+    async def attach_engine() -> AsyncGenerator[None, None]:
         app.extensions["switchboard"] = engine
         yield
         app.extensions.pop("switchboard", None)

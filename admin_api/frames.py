@@ -63,9 +63,9 @@ def parse(text: str | bytes, allowed: dict[str, Fields]) -> dict[str, Any]:
             continue
         if not isinstance(value, expected):
             raise FrameError(f"{kind}: field {name!r} must be a {expected.__name__}")
-        if expected is str and required and not value.strip():
+        if isinstance(value, str) and required and not value.strip():
             raise FrameError(f"{kind}: field {name!r} is empty")
-        if expected is str and len(value) > MAX_TEXT:
+        if isinstance(value, str) and len(value) > MAX_TEXT:
             raise FrameError(f"{kind}: field {name!r} is longer than {MAX_TEXT} characters")
     if kind == "message" and len(frame["text"]) > MAX_CHAT_LINE:
         raise FrameError(f"message: field 'text' is longer than {MAX_CHAT_LINE} characters")

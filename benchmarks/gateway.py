@@ -144,7 +144,7 @@ class InProcessWorker:
         self.returncode: int | None = None
         self._done = trio.Event()
         self._token = trio.lowlevel.current_trio_token()
-        self.cancel: Callable[[], None] = lambda: None
+        self.cancel: Callable[[], object] = lambda: None
 
     def finished(self) -> None:
         """Called (from any thread) when ``serve`` returned."""
@@ -378,7 +378,8 @@ async def _measure(args: argparse.Namespace,
                 wall = time.monotonic() - t0
                 loaded = probe.take()
                 own_cpu = time.process_time() - own_cpu
-                machine = tuple(b - a for a, b in zip(machine, _machine(), strict=True))
+                after = _machine()
+                machine = (after[0] - machine[0], after[1] - machine[1])
                 for peer in peers:
                     await peer.ask({"op": "send", "on": False})
                 await trio.sleep(0.5)  # packets in flight arrive

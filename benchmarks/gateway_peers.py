@@ -160,8 +160,9 @@ class Leg(LoopbackPeer):
             if not self.take(data):
                 original(data, addr)
 
-        pair.protocol.datagram_received = datagram_received
-        protect, sock, remote = dtls._tx_srtp.protect, pair.protocol.transport._sock, pair.remote_addr
+        protocol: Any = pair.protocol  # aioice's StunProtocol: its private transport socket is what we send on
+        protocol.datagram_received = datagram_received
+        protect, sock, remote = dtls._tx_srtp.protect, protocol.transport._sock, pair.remote_addr
         self._unprotect = dtls._rx_srtp.unprotect
         payload_type = self.transceiver._codecs[0].payloadType
         ssrc = self.transceiver.sender._ssrc

@@ -12,7 +12,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import h11
@@ -119,7 +119,7 @@ class WsConnection:
         with trio.CancelScope(shield=True):
             await self.stream.aclose()
 
-    async def frames(self) -> AsyncIterator[dict[str, Any]]:
+    async def frames(self) -> AsyncGenerator[dict[str, Any], None]:
         """The JSON text frames, until the server closes (use under ``contextlib.aclosing``)."""
         partial = ""
         while True:

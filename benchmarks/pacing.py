@@ -54,8 +54,10 @@ def run(decisions: int | argparse.Namespace = 2000) -> dict[str, Any]:
     python_decisions = None
     if isinstance(decisions, argparse.Namespace):
         python_decisions = decisions.python_decisions
-        decisions = decisions.decisions
-    n = max(1, decisions)
+        count = int(decisions.decisions)
+    else:
+        count = decisions
+    n = max(1, count)
     n_py = python_decisions or max(20, n // 10)
     try:
         cy_core: ModuleType | None = engine.core.load_pacing("cython")

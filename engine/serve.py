@@ -48,7 +48,7 @@ import sys
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
@@ -78,6 +78,9 @@ from engine.model import CenterConfig
 from engine.runtime import Runtime
 from engine.sim.live import ScheduledEvents
 from engine.store.target import add_store_arguments
+
+if TYPE_CHECKING:
+    from engine.acd import Acd
 
 log = logging.getLogger("switchboard.serve")
 
@@ -325,9 +328,14 @@ async def _serve_http(api: Any, host: str, port: int, *,
 
 # --------------------------------------------------------------------------------------------- main ----
 
+def acd_of(runtime: Runtime) -> Acd:
+    """The runtime's state machine, which serve always makes an ``Acd`` (the runtime only needs ``AcdLike``)."""
+    return cast("Acd", runtime.acd)
+
+
 def status_line(runtime: Runtime, load: SimulatedLoad | None, plugin_faults: int = 0,
                 write_backs_dropped: int = 0) -> str:
-    digest = runtime.acd.digest()
+    digest = acd_of(runtime).digest()
     agents = digest.get("agents", {})
     waiting = sum(len(q) for q in digest.get("queues", {}).values())
     available = sum(1 for a in agents.values() if a[0] == "available")
@@ -413,8 +421,8 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
             if args.config:
                 await trio.to_thread.run_sync(_write_applied, data_dir, config)
             if not args.no_login:
-                for agent in runtime.acd.config_now().agents:
-                    state = runtime.acd.agent_state(agent.id)[0]
+                for agent in acd_of(runtime).config_now().agents:
+                    state = acd_of(runtime).agent_state(agent.id)[0]
                     if state == "logged-out":
                         await _submit_quietly(runtime, AgentLogin(agent.id))
                         await _submit_quietly(runtime, AgentReady(agent.id))
@@ -424,7 +432,7 @@ async def _serve_engine(args: argparse.Namespace, config: CenterConfig, data_dir
                     if not (value > 0 and math.isfinite(value)):
                         raise SwitchboardError(f"{flag} must be > 0, got {value}")
                 # The simulator is a channel plugin like any other: the dispatcher hands it the ACD's actions.
-                load = SimulatedLoad(runtime, runtime.acd.config_now(), args.sim_load, args.seed,
+                load = SimulatedLoad(runtime, acd_of(runtime).config_now(), args.sim_load, args.seed,
                                      plugin=host.manager.pm.get_plugin("sim"), talk_s=args.sim_talk_s,
                                      patience_s=args.sim_patience_s)
                 dispatcher.on_result = load.on_result

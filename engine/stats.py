@@ -299,9 +299,9 @@ class Stats:
         queues = {}
         for name in sorted(self.queues.keys() | self.waiting.keys()):
             figures = self.queues.get(name) or _Figures(len(self.thresholds))
-            waiting = self.waiting.get(name)
-            q = self._figures_dict(figures, waiting, now)
-            q.update(self._live(waiting, now))
+            queue_waiting = self.waiting.get(name)
+            q = self._figures_dict(figures, queue_waiting, now)
+            q.update(self._live(queue_waiting, now))
             queues[name] = q
         out["queues"] = queues
         return out

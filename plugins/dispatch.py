@@ -178,7 +178,7 @@ class ChannelDispatcher:
             self.on_result(hook, taken, now)
         if taken is None:
             self.untaken += 1
-            log.debug("%s of %s on %r: no adapter took it", hook, action.contact_id, channel)
+            log.debug("%s of %s on %r: no adapter took it", hook, getattr(action, "contact_id", "?"), channel)
 
     async def _ended(self, channel: str, record: ContactRecord, now: float) -> None:
         self.forget(record.contact_id)

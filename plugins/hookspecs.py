@@ -118,6 +118,7 @@ def crm_history(customer: str) -> list[Any]:
     Returns a list of entries (mappings); collected: the caller receives one list per implementation (a
     ``list`` of lists, which it flattens). Raising or exceeding the deadline: that plugin contributes nothing.
     """
+    return []  # a spec's body never runs
 
 
 @hookspec
@@ -248,6 +249,7 @@ def channel_blueprints() -> list[Any]:
     authenticate with ``ws_authenticate`` like the admin API's own. Returns a list of blueprints; collected (the
     caller receives one list per implementation). Raising: logged and counted; that adapter serves nothing.
     """
+    return []  # a spec's body never runs
 
 
 @hookspec
@@ -311,6 +313,7 @@ def tickets_open(customer: str) -> list[dict[str, Any]]:
     Returns a list of tickets (mappings); collected: the caller receives one list per implementation, which it
     flattens. Raising or exceeding the deadline: that plugin contributes nothing.
     """
+    return []  # a spec's body never runs
 
 
 # ------------------------------------------------------------------------------------------------ observers ----

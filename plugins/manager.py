@@ -34,7 +34,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pluggy
@@ -431,7 +431,7 @@ class _Impl:
     __slots__ = ("function", "argnames", "plugin_name", "is_async")
 
     def __init__(self, impl: pluggy.HookImpl) -> None:
-        self.function = impl.function
+        self.function: Callable[..., Any] = impl.function
         self.argnames = impl.argnames
         self.plugin_name = impl.plugin_name
         self.is_async = inspect.iscoroutinefunction(impl.function)

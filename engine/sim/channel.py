@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from engine.events import (
@@ -120,14 +120,14 @@ class SimulatedChannel:
         self.talking: dict[str, str] = {}  # contact -> agent to hang up
         self.wrapping: dict[str, str] = {}  # contact -> agent to finish wrap-up
         self.arrived = 0
-        self._due = {
+        self._due: dict[type, Callable[[Any, float], Iterable[tuple[float, Event]] | None]] = {
             ContactArrived: self._due_arrival,
             CustomerHungUp: self._due_customer_hangup,
             OfferAccepted: self._due_accept,
             AgentHungUp: self._due_agent_hangup,
             WrapUpDone: self._due_wrap_done,
         }
-        self._handlers = {
+        self._handlers: dict[type, Callable[[Any, float], Iterable[tuple[float, Event]]]] = {
             OfferContact: self._on_offer,
             Bridge: self._on_bridge,
             CancelOffer: self._on_cancel_offer,

@@ -73,7 +73,7 @@ class ScheduledEvents:
             self._sleep.deadline = self.runtime.trio_deadline(earliest)
 
     def _take_due(self, now: float) -> list[Event]:
-        heap, batch = self._heap, []
+        heap, batch = self._heap, list[Event]()
         while heap and heap[0][0] <= now and len(batch) < MAX_BATCH:
             at, _, event = heapq.heappop(heap)
             follow = self.due(event, at)

@@ -104,14 +104,14 @@ def _token(row: Any) -> ApiToken:
 
 def _cdr(row: Any) -> Cdr:
     history = tuple((float(s[0]), str(s[1]), str(s[2]), str(s[3])) for s in json.loads(row[11]))
-    return Cdr(*row[:11], history=history, data=json.loads(row[12]), recorded=row[13],
+    return Cdr(*row[:11], history=history, data=json.loads(row[12]), recorded=row[13],  # type: ignore[misc]
                agents=tuple(json.loads(row[14])))
 
 
 class AccessStoreMixin:
     """See the module docstring. Needs ``_tx()`` (one transaction) and ``clock`` from the store."""
 
-    _tx: Callable[[], AbstractContextManager[Any]]
+    _tx: Callable[..., AbstractContextManager[Any]]  # (*, durable: bool = True)
     clock: Callable[[], float]
 
     # ------------------------------------------------------------------------------------------------ users ----

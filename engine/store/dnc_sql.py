@@ -117,7 +117,7 @@ class DncStoreMixin:
     """DNC and audit methods of ``SqlStore``; they use its ``_tx()`` transaction helper and ``clock``."""
 
     clock: Callable[[], float]
-    _tx: Callable[[], AbstractContextManager[Any]]
+    _tx: Callable[..., AbstractContextManager[Any]]  # (*, durable: bool = True)
 
     # ------------------------------------------------------------------------------------------ DNC lists ----
 

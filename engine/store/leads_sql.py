@@ -47,7 +47,7 @@ class LeadStoreMixin:
     """Lead methods of ``SqlStore``; they use its ``_tx()`` transaction helper and ``clock``."""
 
     clock: Callable[[], float]
-    _tx: Callable[[], AbstractContextManager[Any]]
+    _tx: Callable[..., AbstractContextManager[Any]]  # (*, durable: bool = True)
 
     def import_leads(self, campaign: str, parsed: LeadImport, *, source: str = "") -> ImportResult:
         _campaign(campaign)

@@ -19,7 +19,7 @@ MAX_ROWS = 200_000
 
 
 class ReportStoreMixin:
-    _tx: Callable[[], AbstractContextManager[Any]]
+    _tx: Callable[..., AbstractContextManager[Any]]  # (*, durable: bool = True)
 
     def add_report_rows(self, rows: Iterable[IntervalRow]) -> int:
         rows = list(rows)

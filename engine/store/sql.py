@@ -259,7 +259,7 @@ class SqlStore(AccessStoreMixin, ReportStoreMixin, TicketQueryMixin, LeadStoreMi
                 "SELECT contact_id, customer_id, channel, queue, agent, arrived, answered, ended, outcome,"
                 " disposition, notes, data FROM interactions WHERE customer_id = ?"
                 " ORDER BY arrived DESC, contact_id DESC LIMIT ?", (customer_id, limit)).fetchall()
-        return [Interaction(*row[:11], data=json.loads(row[11])) for row in rows]
+        return [Interaction(*row[:11], data=json.loads(row[11])) for row in rows]  # type: ignore[misc]
 
     # --------------------------------------------------------------------------------------------- tickets ----
 
@@ -271,7 +271,7 @@ class SqlStore(AccessStoreMixin, ReportStoreMixin, TicketQueryMixin, LeadStoreMi
             return None
         events = tuple(TicketEvent(at, who, json.loads(changes), note) for at, who, changes, note in db.execute(
             "SELECT at, who, changes, note FROM ticket_events WHERE ticket_id = ? ORDER BY id", (number,)))
-        return Ticket(format_reference(row[0]), *row[1:], events=events)
+        return Ticket(format_reference(row[0]), *row[1:], events=events)  # type: ignore[misc]
 
     def create_ticket(self, customer_id: int | None, department: str, subject: str, *, contact_id: str = "",
                       assignee: str = "", note: str = "", who: str = "") -> Ticket:

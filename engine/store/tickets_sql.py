@@ -18,7 +18,7 @@ MAX_PAGE = 1000
 class TicketQueryMixin:
     """See the module docstring. Needs ``_tx()`` (one transaction) and ``_ticket(db, number)`` from the store."""
 
-    _tx: Callable[[], AbstractContextManager[Any]]
+    _tx: Callable[..., AbstractContextManager[Any]]  # (*, durable: bool = True)
     _ticket: Callable[[Any, int], Ticket | None]
 
     def tickets(self, *, status: str | None = None, department: str | None = None, assignee: str | None = None,

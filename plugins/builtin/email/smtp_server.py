@@ -273,7 +273,7 @@ async def _session(handler: Handler, hostname: str, max_size: int, idle_timeout_
                 break
             if not data:
                 break
-            pending = protocol.feed(data)
+            pending = protocol.feed(bytes(data))
             while pending:
                 item = pending.pop(0)
                 if isinstance(item, Reply):
