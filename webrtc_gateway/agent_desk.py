@@ -28,7 +28,6 @@ from engine.events import (
 )
 from webrtc_gateway.calls import CallError
 from webrtc_gateway.frames import AGENT_STATES, FrameError, error
-from webrtc_gateway.pool import MediaError
 from webrtc_gateway.sockets import Socket, leg_id, open_socket
 
 if TYPE_CHECKING:
@@ -191,8 +190,8 @@ class AgentDesk:
         line = self.g.calls.lines.get(agent)
         live = self.g.calls.caller(line.contact) if line is not None and line.contact else None
         leg = leg_id("agent")
-        result = await self._leg_request({"t": "leg.offer", "leg": leg, "sdp": sdp, "role": "agent",
-                                          **self._leg_options()},
+        result = await self.g.leg_request({"t": "leg.offer", "leg": leg, "sdp": sdp, "role": "agent",
+                                          **self.g.leg_options()},
                                          near=live.leg if live is not None and live.leg else None)
         if not self.g.sessions.current(sock.session_id, sock.ticket):  # replaced meanwhile: not its line any more
             await self.g.command({"t": "leg.close", "leg": leg})
@@ -200,19 +199,3 @@ class AgentDesk:
         self.g.apply(self.g.calls.line_leg(agent, leg), self.g.lane_of(agent))
         self.g.sessions.set_line(sock.session_id, "none", self.g.now())  # up when its media connects
         return {"type": "answer", "sdp": result["sdp"]}
-
-    async def _leg_request(self, cmd: dict[str, Any], *, near: str | None = None) -> dict[str, Any]:
-        """A command answering a browser's SDP: the worker's refusal is the browser's bad input (unless the
-        media plane itself is missing: no worker, no answer)."""
-        try:
-            return await self.g.request(cmd, near=near)
-        except MediaError as exc:
-            text = str(exc)
-            if any(word in text for word in ("no answer", "no media worker", "is gone", "not running",
-                                             "unknown leg")):
-                raise CallError("unavailable", f"media: {text}") from None
-            raise FrameError("bad-sdp", f"the media worker refused the description: {text}") from None
-
-    def _leg_options(self) -> dict[str, Any]:
-        """The fields every new leg gets: ICE servers and the media watchdog's timeout."""
-        return {"ice": self.g.settings.ice(), "media_timeout": self.g.settings.media_timeout_s}
