@@ -52,7 +52,7 @@ from webrtc_gateway.calls import CallError, Calls, Digits, Effect, Media, Ring, 
 from webrtc_gateway.frames import FrameError, error
 from webrtc_gateway.lanes import Lanes
 from webrtc_gateway.pool import MediaError
-from webrtc_gateway.prompts import Prompts
+from webrtc_gateway.prompts import Prompts, ivr_prompts, missing
 from webrtc_gateway.sessions import Session, SessionTable
 from webrtc_gateway.settings import Settings
 from webrtc_gateway.sockets import CHANNEL, CLOSE_KEY, Socket
@@ -121,6 +121,10 @@ class Gateway:
     async def run(self, *, task_status: trio.TaskStatus[Gateway] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled (the IVR service, the media events, the timers); then every leg is closed."""
         await trio.to_thread.run_sync(self.prompts.prepare)
+        if self.ivr_config is not None:
+            unrecorded = missing(self.prompts, ivr_prompts(self.ivr_config))
+            if unrecorded:  # they play as a chime, or in another language: the operator should know
+                log.warning("IVR prompts with no recording in their language: %s", ", ".join(unrecorded))
         self.recordings.mkdir(parents=True, exist_ok=True)
         async with trio.open_nursery() as nursery:
             self.lanes = Lanes(nursery)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
+import pytest
 import trio
 
 from tests.webrtc_gateway.peers import AsyncioThread
@@ -13,8 +14,10 @@ from tests.webrtc_gateway.server import AGENT_HZ, CALLER_HZ, TIMEOUT_S, running_
 
 
 async def test_a_web_caller_goes_through_the_ivr_to_an_agent_and_the_cdr_names_the_recording(
-        tmp_path: Path, peers: AsyncioThread) -> None:
+        tmp_path: Path, peers: AsyncioThread, caplog: pytest.LogCaptureFixture) -> None:
     async with running_gateway(tmp_path, peers) as gw:
+        # The test menu's prompt has no recording (the shipped one is main-menu-en): the start says so.
+        assert "IVR prompts with no recording in their language: main-menu (en)" in caplog.text
         with trio.fail_after(TIMEOUT_S):
             agent_ws, agent, _ = await gw.agent("a1", AGENT_HZ)
             caller_ws, caller, contact = await gw.caller(CALLER_HZ, caller="+15550100")
